@@ -1,0 +1,1 @@
+"""Pure logic with no Flask or database imports."""

@@ -1,0 +1,7 @@
+"""Database models, split by aggregate; import them from here."""
+
+from .providers import Provider
+from .tasks import TaskEvent, VideoTask
+from .users import ApiToken, User
+
+__all__ = ["ApiToken", "Provider", "TaskEvent", "User", "VideoTask"]

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..domain import statuses
+from ..extensions import db
+from .base import utcnow
+
+_ACTIVE_SQL = text("status IN ('QUEUED', 'PROCESSING')")
+
+
+class VideoTask(db.Model):
+    """One generation job, tracked by our ``video_id`` and the upstream's id."""
+
+    __tablename__ = "video_tasks"
+    __table_args__ = (
+        UniqueConstraint("user_id", "idempotency_key", name="uq_video_tasks_user_idem"),
+        Index("ix_video_tasks_user_created", "user_id", "created_at", "id"),
+        Index("ix_video_tasks_user_status_created", "user_id", "status", "created_at"),
+        Index("ix_video_tasks_created", "created_at"),
+        # The poller's claim query only ever looks at active rows.
+        Index(
+            "ix_video_tasks_due",
+            "next_poll_at",
+            postgresql_where=_ACTIVE_SQL,
+            sqlite_where=_ACTIVE_SQL,
+        ),
+        Index("ix_video_tasks_status_next_poll", "status", "next_poll_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    video_id: Mapped[str] = mapped_column(String(48), unique=True)
+    external_task_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("providers.id", ondelete="SET NULL"), index=True
+    )
+    model: Mapped[str] = mapped_column(String(100))  # the name the user chose
+    upstream_model: Mapped[str | None] = mapped_column(String(200))
+    prompt: Mapped[str] = mapped_column(Text)
+    size: Mapped[str | None] = mapped_column(String(20))
+    seconds: Mapped[int | None] = mapped_column(Integer)
+    aspect_ratio: Mapped[str | None] = mapped_column(String(10))
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    media_type: Mapped[str] = mapped_column(String(10), default=statuses.VIDEO)
+    status: Mapped[str] = mapped_column(String(12), default=statuses.QUEUED)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(String(500))
+    upstream_data: Mapped[dict] = mapped_column(JSON, default=dict)  # adapter handles
+    reference_image_key: Mapped[str | None] = mapped_column(String(300))
+    next_poll_at: Mapped[datetime | None] = mapped_column(DateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # submit attempts
+    poll_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_streak: Mapped[int] = mapped_column(Integer, default=0)
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)  # upstream content expiry
+    archive: Mapped[dict] = mapped_column(JSON, default=dict)  # variant -> archive key
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime)
+    remix_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("video_tasks.id", ondelete="SET NULL"), index=True
+    )
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    cost: Mapped[float | None] = mapped_column(Numeric(12, 4))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    user = relationship("User")
+    provider = relationship("Provider")
+    remix_of = relationship("VideoTask", remote_side=[id])
+    events: Mapped[list[TaskEvent]] = relationship(
+        back_populates="task", order_by="TaskEvent.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_terminal(self) -> bool:
+        return statuses.is_terminal(self.status)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Generation time: creation to completion."""
+        if self.completed_at and self.created_at:
+            return (self.completed_at - self.created_at).total_seconds()
+        return None
+
+    def __repr__(self) -> str:
+        return f"<VideoTask {self.video_id} {self.status}>"
+
+
+class TaskEvent(db.Model):
+    """Audit trail: one row per status transition and notable happening."""
+
+    __tablename__ = "task_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("video_tasks.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(20))  # status | submit | retry | archive | info
+    from_status: Mapped[str | None] = mapped_column(String(12))
+    to_status: Mapped[str | None] = mapped_column(String(12))
+    message: Mapped[str] = mapped_column(String(500), default="")
+
+    task: Mapped[VideoTask] = relationship(back_populates="events")

@@ -1,0 +1,33 @@
+"""Template filters and globals shared by every page."""
+
+from datetime import datetime
+
+from flask import Flask, current_app
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(format_datetime, "datetime")
+    app.add_template_filter(format_duration, "duration")
+    app.add_template_global(has_endpoint)
+
+
+def has_endpoint(name: str) -> bool:
+    return name in current_app.view_functions
+
+
+def format_datetime(value: datetime | None) -> str:
+    """Timestamps are naive UTC in the database; say so on screen."""
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, sec = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"

@@ -1,0 +1,69 @@
+"""The user's own settings: API tokens and password."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from ..services import accounts
+from .forms import EmptyForm, PasswordForm, TokenForm
+
+bp = Blueprint("settings", __name__)
+
+
+@bp.before_request
+@login_required
+def _require_login():
+    return None
+
+
+def _page(token_form=None, password_form=None, new_token=None, status=200):
+    return (
+        render_template(
+            "settings/index.html",
+            tokens=accounts.list_tokens(current_user),
+            token_form=token_form or TokenForm(prefix="token"),
+            password_form=password_form or PasswordForm(prefix="pw"),
+            revoke_form=EmptyForm(),
+            new_token=new_token,
+        ),
+        status,
+    )
+
+
+@bp.get("/")
+def index():
+    return _page()
+
+
+@bp.post("/tokens")
+def create_token():
+    form = TokenForm(prefix="token")
+    if not form.validate_on_submit():
+        return _page(token_form=form, status=422)
+    _token, clear = accounts.create_token(current_user, form.name.data)
+    return _page(new_token=clear)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if not accounts.revoke_token(current_user, token_id):
+        abort(404)
+    flash("Token revoked. Programs using it can no longer sign in.", "success")
+    return redirect(url_for("settings.index"))
+
+
+@bp.post("/password")
+def change_password():
+    form = PasswordForm(prefix="pw")
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(
+                current_user, form.current_password.data, form.new_password.data
+            )
+        except accounts.AccountError as exc:
+            getattr(form, exc.field).errors.append(exc.message)
+        else:
+            flash("Password changed.", "success")
+            return redirect(url_for("settings.index"))
+    return _page(password_form=form, status=422)
