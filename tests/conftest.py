@@ -13,6 +13,8 @@ from webapp import create_app
 from webapp.config import normalize_db_url
 from webapp.extensions import db, limiter
 
+pytest_plugins = ["tests.lifecycle_support"]  # the simulator fixtures: sim, sim_app
+
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -82,7 +84,8 @@ def make_app(tmp_path, backend):
     def factory(**overrides):
         app = create_app({**base_config(tmp_path, backend), **overrides})
         if backend == "postgresql":
-            _reset_postgres(app)
+            if not apps:  # a second app in the same test is a "restart": keep the data
+                _reset_postgres(app)
         else:
             with app.app_context():
                 db.create_all()

@@ -1,6 +1,6 @@
 """Full page or fragment: one rule for every view."""
 
-from flask import render_template, request
+from flask import make_response, render_template, request
 
 
 def is_htmx() -> bool:
@@ -12,6 +12,11 @@ def is_htmx() -> bool:
     )
 
 
-def render(page: str, fragment: str, **context):
-    """Render ``fragment`` for htmx requests and ``page`` (which includes it) otherwise."""
-    return render_template(fragment if is_htmx() else page, **context)
+def render(full_template: str, fragment_template: str, **context):
+    """Render the fragment for htmx requests and the full page (which includes it)
+    otherwise, with ``Vary: HX-Request`` so caches keep them apart."""
+    resp = make_response(
+        render_template(fragment_template if is_htmx() else full_template, **context)
+    )
+    resp.vary.add("HX-Request")
+    return resp

@@ -20,7 +20,9 @@ from ..domain import statuses
 from ..extensions import db
 from .base import utcnow
 
-_ACTIVE_SQL = text("status IN ('QUEUED', 'PROCESSING')")
+# Rows the poller may claim: still running, or waiting for an upstream action
+# (cancel / refresh) requested from a page.
+_DUE_SQL = text("status IN ('QUEUED', 'PROCESSING') OR pending_action IS NOT NULL")
 
 
 class VideoTask(db.Model):
@@ -36,8 +38,8 @@ class VideoTask(db.Model):
         Index(
             "ix_video_tasks_due",
             "next_poll_at",
-            postgresql_where=_ACTIVE_SQL,
-            sqlite_where=_ACTIVE_SQL,
+            postgresql_where=_DUE_SQL,
+            sqlite_where=_DUE_SQL,
         ),
         Index("ix_video_tasks_status_next_poll", "status", "next_poll_at"),
     )
@@ -64,6 +66,7 @@ class VideoTask(db.Model):
     upstream_data: Mapped[dict] = mapped_column(JSON, default=dict)  # adapter handles
     reference_image_key: Mapped[str | None] = mapped_column(String(300))
     next_poll_at: Mapped[datetime | None] = mapped_column(DateTime)
+    pending_action: Mapped[str | None] = mapped_column(String(16))  # cancel | refresh
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # submit attempts

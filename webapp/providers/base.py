@@ -43,7 +43,7 @@ class ProviderConfig:
     auth_style: str = (
         "bearer"  # "bearer": "Authorization: Bearer <key>"; "raw": "Authorization: <key>"
     )
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never in logs or reprs
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     extra: dict = field(default_factory=dict)  # adapter-specific settings

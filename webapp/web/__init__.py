@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
-    from . import admin, auth, errors, filters, health, main, settings
+    from . import admin, auth, errors, filters, health, main, settings, tasks
 
     errors.init_app(app)
     filters.init_app(app)
@@ -14,9 +14,4 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(main.bp)
     app.register_blueprint(settings.bp, url_prefix="/settings")
     app.register_blueprint(admin.bp, url_prefix="/admin")
-
-    try:
-        from . import tasks
-    except ImportError:  # pragma: no cover - added by the lifecycle work
-        return
     app.register_blueprint(tasks.bp)

@@ -1,13 +1,17 @@
 """Admin pages: users (providers and stats live in their own modules)."""
 
+import json
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from ..domain.validation import ValidationError
 from ..extensions import db
-from ..models import User
+from ..htmx_utils import render
+from ..models import Provider, User
 from ..models.users import ROLE_ADMIN, ROLE_USER
-from ..services import accounts
+from ..services import accounts, catalog, history, stats
 from .auth import admin_required
 from .forms import EmptyForm
 
@@ -53,3 +57,187 @@ def update_user(user_id: int):
         abort(404)
     flash(f"{user.email} updated.", "success")
     return redirect(url_for("admin.users"))
+
+
+# ---- providers --------------------------------------------------------------------------
+
+
+def _provider_form_data(form) -> dict:
+    def csv(name):
+        return [v.strip() for v in (form.get(name) or "").split(",") if v.strip()]
+
+    errors = {}
+    try:
+        model_map = json.loads(form.get("model_map") or "{}")
+    except json.JSONDecodeError as exc:
+        model_map = None
+        errors["model_map"] = f"Not valid JSON (line {exc.lineno}, column {exc.colno})."
+    try:
+        seconds = [int(s) for s in csv("seconds_options")]
+    except ValueError:
+        seconds = None
+        errors["seconds_options"] = "Durations are whole seconds, separated by commas."
+    data = {
+        "name": form.get("name"),
+        "kind": form.get("kind"),
+        "base_url": form.get("base_url"),
+        "path_prefix": form.get("path_prefix"),
+        "auth_style": form.get("auth_style"),
+        "key_env": form.get("key_env"),
+        "model_map": model_map,
+        "sizes": csv("sizes"),
+        "seconds_options": seconds or [],
+        "extra_options": form.getlist("extra_options"),
+        "price_per_second": form.get("price_per_second"),
+        "max_rps": form.get("max_rps"),
+        "priority": form.get("priority"),
+        "enabled": form.get("enabled") == "on",
+    }
+    return data, errors
+
+
+def _provider_page(provider=None, values=None, errors=None, status=200):
+    return (
+        render_template(
+            "admin/provider_form.html",
+            provider=provider,
+            values=values or {},
+            errors=errors or {},
+            kinds=catalog.KINDS,
+            options=catalog.EXTRA_OPTIONS,
+            form=EmptyForm(),
+        ),
+        status,
+    )
+
+
+def _values_of(p) -> dict:
+    return {
+        "name": p.name,
+        "kind": p.kind,
+        "base_url": p.base_url,
+        "path_prefix": p.path_prefix,
+        "auth_style": p.auth_style,
+        "key_env": p.key_env or "",
+        "model_map": json.dumps(p.model_map or {}, indent=2),
+        "sizes": ", ".join(p.sizes or []),
+        "seconds_options": ", ".join(str(s) for s in p.seconds_options or []),
+        "extra_options": p.extra_options or [],
+        "price_per_second": p.price_per_second,
+        "max_rps": p.max_rps,
+        "priority": p.priority,
+        "enabled": p.enabled,
+    }
+
+
+@bp.get("/providers")
+def providers():
+    rows = catalog.all_providers()
+    return render_template(
+        "admin/providers.html",
+        providers=rows,
+        form=EmptyForm(),
+        key_set=catalog.api_key,
+        caps=catalog.capabilities,
+    )
+
+
+@bp.route("/providers/new", methods=["GET", "POST"])
+def provider_new():
+    if request.method == "GET":
+        defaults = {
+            "kind": "openai",
+            "path_prefix": "/v1",
+            "auth_style": "bearer",
+            "enabled": True,
+            "priority": 100,
+            "max_rps": 10,
+            "price_per_second": 0.1,
+            "model_map": json.dumps(
+                {
+                    "sora_video2": {
+                        "upstream": "sora-2",
+                        "size": "1280x720",
+                        "aspect_ratio": "16:9",
+                        "seconds": 8,
+                    }
+                },
+                indent=2,
+            ),
+            "sizes": "1280x720, 720x1280",
+            "seconds_options": "4, 8, 12",
+        }
+        return _provider_page(values=defaults)
+    return _save_provider(None)
+
+
+@bp.route("/providers/<int:provider_id>", methods=["GET", "POST"])
+def provider_edit(provider_id: int):
+    provider = db.session.get(Provider, provider_id) or abort(404)
+    if request.method == "GET":
+        return _provider_page(provider, _values_of(provider))
+    return _save_provider(provider)
+
+
+def _save_provider(provider):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    data, errors = _provider_form_data(request.form)
+    values = dict(request.form)
+    values["extra_options"] = request.form.getlist("extra_options")
+    values["enabled"] = request.form.get("enabled") == "on"
+    if errors:
+        return _provider_page(provider, values, errors, 422)
+    try:
+        saved = catalog.save_provider(data, provider)
+    except ValidationError as exc:
+        db.session.rollback()
+        return _provider_page(provider, values, exc.errors, 422)
+    flash(f"Provider “{saved.name}” saved.", "success")
+    return redirect(url_for("admin.providers"))
+
+
+@bp.post("/providers/<int:provider_id>/toggle")
+def provider_toggle(provider_id: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    provider = db.session.get(Provider, provider_id) or abort(404)
+    catalog.set_enabled(provider.id, not provider.enabled)
+    flash(f"{provider.name} {'enabled' if provider.enabled else 'disabled'}.", "success")
+    return redirect(url_for("admin.providers"))
+
+
+@bp.post("/providers/<int:provider_id>/test")
+def provider_test(provider_id: int):
+    provider = db.session.get(Provider, provider_id) or abort(404)
+    result = catalog.test_connection(provider)
+    return render_template("admin/_provider_check.html", provider=provider, result=result)
+
+
+# ---- all tasks & stats ---------------------------------------------------------------------
+
+
+@bp.get("/tasks")
+def tasks():
+    query = history.parse_query(request.args)
+    page = history.page_for(None, query)
+    return render(
+        "tasks/history.html",
+        "partials/_history.html",
+        page=page,
+        query=query,
+        filters=history.filter_choices(None),
+        admin=True,
+    )
+
+
+@bp.get("/stats", endpoint="stats")
+def stats_():
+    user_id = history._int(request.args.get("user"), None, lo=1)
+    report = stats.report(
+        user_id=user_id, date_from=request.args.get("from"), date_to=request.args.get("to")
+    )
+    users = db.session.scalars(select(User).order_by(User.email)).all()
+    return render_template(
+        "tasks/stats.html", report=report, scope="all", users=users, selected_user=user_id
+    )

@@ -1,18 +1,18 @@
 """Template filters and globals shared by every page."""
 
+import uuid
 from datetime import datetime
 
-from flask import Flask, current_app
+from flask import Flask
+
+from ..domain import statuses
 
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(format_duration, "duration")
-    app.add_template_global(has_endpoint)
-
-
-def has_endpoint(name: str) -> bool:
-    return name in current_app.view_functions
+    app.add_template_global(lambda: uuid.uuid4().hex, "new_key")
+    app.add_template_filter(lambda s: statuses.LABELS.get(s, s), "status_label")
 
 
 def format_datetime(value: datetime | None) -> str:

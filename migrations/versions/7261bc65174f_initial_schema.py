@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: ee68f8bc2196
+Revision ID: 7261bc65174f
 Revises: 
-Create Date: 2026-11-23 06:26:53.497057
+Create Date: 2026-11-23 07:07:48.915997
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'ee68f8bc2196'
+revision = '7261bc65174f'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -87,6 +87,7 @@ def upgrade():
     sa.Column('upstream_data', sa.JSON(), nullable=False),
     sa.Column('reference_image_key', sa.String(length=300), nullable=True),
     sa.Column('next_poll_at', sa.DateTime(), nullable=True),
+    sa.Column('pending_action', sa.String(length=16), nullable=True),
     sa.Column('lease_owner', sa.String(length=64), nullable=True),
     sa.Column('lease_until', sa.DateTime(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
@@ -113,7 +114,7 @@ def upgrade():
     )
     with op.batch_alter_table('video_tasks', schema=None) as batch_op:
         batch_op.create_index('ix_video_tasks_created', ['created_at'], unique=False)
-        batch_op.create_index('ix_video_tasks_due', ['next_poll_at'], unique=False, postgresql_where=sa.text("status IN ('QUEUED', 'PROCESSING')"), sqlite_where=sa.text("status IN ('QUEUED', 'PROCESSING')"))
+        batch_op.create_index('ix_video_tasks_due', ['next_poll_at'], unique=False, postgresql_where=sa.text("status IN ('QUEUED', 'PROCESSING') OR pending_action IS NOT NULL"), sqlite_where=sa.text("status IN ('QUEUED', 'PROCESSING') OR pending_action IS NOT NULL"))
         batch_op.create_index(batch_op.f('ix_video_tasks_external_task_id'), ['external_task_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_video_tasks_provider_id'), ['provider_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_video_tasks_remix_of_id'), ['remix_of_id'], unique=False)
@@ -151,7 +152,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_video_tasks_remix_of_id'))
         batch_op.drop_index(batch_op.f('ix_video_tasks_provider_id'))
         batch_op.drop_index(batch_op.f('ix_video_tasks_external_task_id'))
-        batch_op.drop_index('ix_video_tasks_due', postgresql_where=sa.text("status IN ('QUEUED', 'PROCESSING')"), sqlite_where=sa.text("status IN ('QUEUED', 'PROCESSING')"))
+        batch_op.drop_index('ix_video_tasks_due', postgresql_where=sa.text("status IN ('QUEUED', 'PROCESSING') OR pending_action IS NOT NULL"), sqlite_where=sa.text("status IN ('QUEUED', 'PROCESSING') OR pending_action IS NOT NULL"))
         batch_op.drop_index('ix_video_tasks_created')
 
     op.drop_table('video_tasks')

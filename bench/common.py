@@ -1,0 +1,142 @@
+"""Helpers shared by the benchmarks: throwaway PostgreSQL databases, gunicorn, latency stats."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("BENCH_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def pg_database(keep: bool = False):
+    """A fresh PostgreSQL database for one benchmark run."""
+    name = f"reelay_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def process(args: list[str], env: dict | None = None, health: str | None = None):
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        if health:
+            wait_http(health)
+        yield proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def simulator(port: int, env: dict | None = None):
+    return process(
+        [sys.executable, "-m", "webapp.simulator", "--host", "127.0.0.1", "--port", str(port)],
+        env={"REELAY_SIM_KEY": "sim-key", **(env or {})},
+        health=f"http://127.0.0.1:{port}/_sim/stats",
+    )
+
+
+def gunicorn(port: int, db_url: str, workers: int = 2, threads: int = 8, env: dict | None = None):
+    return process(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--access-logfile",
+            "/dev/null",
+            "wsgi:app",
+        ],
+        env={
+            "DATABASE_URL": db_url,
+            "REELAY_SCHEDULER": "off",
+            "SECRET_KEY": "bench",
+            "LOG_LEVEL": "WARNING",
+            "REELAY_API_RATE_LIMIT": "1000000 per minute",
+            "REELAY_LOGIN_RATE_LIMIT": "1000 per minute",
+            "REELAY_SIM_KEY": "sim-key",
+            **(env or {}),
+        },
+        health=f"http://127.0.0.1:{port}/health",
+    )
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
+    return values[k]
+
+
+def summary(values_ms: list[float]) -> str:
+    return (
+        f"n={len(values_ms):>5}  p50={pct(values_ms, 0.5):7.1f} ms  p95={pct(values_ms, 0.95):7.1f} ms  "
+        f"mean={statistics.fmean(values_ms):7.1f} ms"
+    )
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")

@@ -1,0 +1,156 @@
+"""Page latency at 1,000,000 tasks in PostgreSQL, under gunicorn with a concurrent load.
+
+    .venv/bin/python bench/pages.py [--rows 1000000] [--concurrency 8] [--requests 300]
+
+Prints p50/p95 for: history first page, page 500, filtered, searched; task page;
+progress fragment; admin stats. Targets: history and fragment p95 < 50 ms, admin
+stats p95 < 250 ms. Load comes from threads on this machine (2 cores shared with the
+server, so the figures are pessimistic).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import requests  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from bench.common import free_port, gunicorn, pg_database, summary  # noqa: E402
+
+SEED_SQL = """
+INSERT INTO video_tasks (video_id, external_task_id, user_id, provider_id, model, upstream_model, prompt,
+  size, seconds, aspect_ratio, options, media_type, status, progress, upstream_data, archive,
+  attempts, poll_count, error_streak, created_at, submitted_at, completed_at, updated_at, cost, next_poll_at)
+SELECT 'video_' || md5(i::text), 'ext_' || i,
+  CASE WHEN i % 2 = 0 THEN 1 ELSE 2 + (i % 99) END, 1,
+  (ARRAY['sora_video2','sora_video2-portrait','sora_video2-landscape'])[1 + i % 3], 'sora-2',
+  'prompt ' || i || ' ' || (ARRAY['paper boat','glacier','neon city','forest','hummingbird'])[1 + i % 5],
+  '1280x720', 8, '16:9', '{}', 'VIDEO',
+  (ARRAY['COMPLETED','COMPLETED','COMPLETED','COMPLETED','FAILED','CANCELLED','PROCESSING'])[1 + i % 7],
+  CASE WHEN i % 7 = 6 THEN 50 ELSE 100 END, '{}', '{}', 1, 3, 0,
+  now() - make_interval(secs => i * 30), now() - make_interval(secs => i * 30),
+  CASE WHEN i % 7 = 6 THEN NULL ELSE now() - make_interval(secs => i * 30 - 40 - i % 120) END,
+  now(), 0.8,
+  CASE WHEN i % 7 = 6 THEN now() + interval '1 hour' ELSE NULL END
+FROM generate_series(1, :rows) AS i
+"""
+
+
+def seed(url: str, rows: int) -> None:
+    from webapp import create_app
+    from webapp.extensions import db
+    from webapp.services import accounts, catalog
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SCHEDULER_ENABLED": False, "TESTING": True})
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        accounts.register("heavy@example.com", "bench-password")
+        for i in range(2, 101):
+            db.session.add(
+                __import__("webapp.models", fromlist=["User"]).User(
+                    email=f"user{i}@example.com", password_hash="x"
+                )
+            )
+        db.session.commit()
+        catalog.seed_simulator("http://127.0.0.1:9")
+    engine = create_engine(url)
+    t = time.monotonic()
+    with engine.begin() as conn:
+        conn.execute(text(SEED_SQL), {"rows": rows})
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO task_events (task_id, created_at, kind, to_status, message) "
+                "SELECT id, created_at, 'status', status, 'seeded' FROM video_tasks WHERE id % 1000 = 0 OR user_id = 1 AND id > :hi"
+            ),
+            {"hi": rows - 50},
+        )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    print(f"seeded {rows:,} tasks in {time.monotonic() - t:.1f}s")
+
+
+def load(base: str, paths: list[str], concurrency: int, total: int) -> list[float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def worker():
+        s = requests.Session()
+        r = s.post(
+            base + "/auth/login", data={"email": "heavy@example.com", "password": "bench-password"}
+        )
+        assert r.ok, r.status_code
+        headers = {"HX-Request": "true"} if any("/live" in p for p in paths) else {}
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            path = paths[i % len(paths)]
+            t = time.perf_counter()
+            resp = s.get(base + path, headers=headers)
+            dt = (time.perf_counter() - t) * 1000
+            if resp.status_code not in (200, 286):
+                raise RuntimeError(f"{path}: HTTP {resp.status_code}")
+            with lock:
+                latencies.append(dt)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return latencies
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--requests", type=int, default=300)
+    args = ap.parse_args()
+    with pg_database() as url:
+        seed(url, args.rows)
+        port = free_port()
+        with gunicorn(port, url):
+            base = f"http://127.0.0.1:{port}"
+            s = requests.Session()
+            s.post(
+                base + "/auth/login",
+                data={"email": "heavy@example.com", "password": "bench-password"},
+            )
+            html = s.get(base + "/tasks?status=PROCESSING").text
+            running = re.findall(r'/tasks/(video_[0-9a-f]+)"', html)[:20]
+            done = re.findall(
+                r'/tasks/(video_[0-9a-f]+)"', s.get(base + "/tasks?status=COMPLETED").text
+            )[:20]
+            cases = {
+                "history first page": ["/tasks"],
+                "history page 500": ["/tasks?page=500"],
+                "history filtered": ["/tasks?status=FAILED&model=sora_video2-portrait"],
+                "history searched": ["/tasks?q=hummingbird"],
+                "task page": [f"/tasks/{v}" for v in done],
+                "progress fragment": [f"/tasks/{v}/live" for v in running],
+                "admin stats (30 days)": ["/admin/stats"],
+            }
+            print(
+                f"\n{args.rows:,} tasks, gunicorn 2 workers x 8 threads, {args.concurrency} concurrent clients\n"
+            )
+            for name, paths in cases.items():
+                load(base, paths, 2, 10)  # warm up
+                total = args.requests if "stats" not in name else max(60, args.requests // 5)
+                print(f"{name:<24} {summary(load(base, paths, args.concurrency, total))}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""The pages and their HTMX fragments, without a browser."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from webapp.domain import statuses as st
+from webapp.extensions import db
+from webapp.models import User
+
+from . import factories
+
+
+def login(client, auth, email="ada@example.com"):
+    auth.register(email)
+    return client
+
+
+def uid(app, email="ada@example.com"):
+    with app.app_context():
+        return db.session.scalar(select(User.id).where(User.email == email))
+
+
+def test_progress_fragment_polls_then_stops_with_286(app, client, auth):
+    login(client, auth)
+    running = factories.task(app, uid(app), status=st.PROCESSING, progress=42)
+    done = factories.task(app, uid(app), status=st.COMPLETED)
+    r = client.get(f"/tasks/{running}/live", headers={"HX-Request": "true"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'hx-trigger="every 2s"' in html and "<html" not in html
+    assert 'value="42"' in html
+    r = client.get(f"/tasks/{done}/live", headers={"HX-Request": "true"})
+    assert r.status_code == 286 and "hx-trigger" not in r.get_data(as_text=True)
+
+
+def test_task_page_shows_both_ids_and_timeline(app, client, auth):
+    login(client, auth)
+    vid = factories.task(app, uid(app), status=st.PROCESSING, external_task_id="video_upstream_abc")
+    html = client.get(f"/tasks/{vid}").get_data(as_text=True)
+    assert vid in html and "video_upstream_abc" in html and "seeded" in html
+    assert "Cancel task" in html
+
+
+def test_failure_reason_in_plain_words(app, client, auth):
+    login(client, auth)
+    vid = factories.task(
+        app,
+        uid(app),
+        status=st.FAILED,
+        error_message="The prompt was refused by the provider's safety system.",
+    )
+    html = client.get(f"/tasks/{vid}").get_data(as_text=True)
+    assert "could not be generated" in html and "safety system" in html
+
+
+def test_other_users_task_is_404_everywhere(app, client, auth):
+    auth.register("owner@example.com")
+    auth.logout()
+    vid = factories.task(app, uid(app, "owner@example.com"), status=st.COMPLETED)
+    auth.register("mallory@example.com")
+    for url in (
+        f"/tasks/{vid}",
+        f"/tasks/{vid}/live",
+        f"/tasks/{vid}/row",
+        f"/tasks/{vid}/content",
+    ):
+        assert client.get(url).status_code == 404, url
+    for url in (f"/tasks/{vid}/cancel", f"/tasks/{vid}/refresh", f"/tasks/{vid}/remix"):
+        assert client.post(url, data={"prompt": "x"}).status_code == 404, url
+    assert vid not in client.get("/tasks").get_data(as_text=True)
+
+
+def test_admin_sees_any_task(app, client, auth):
+    auth.register("admin@example.com")
+    auth.logout()
+    auth.register("user@example.com")
+    vid = factories.task(app, uid(app, "user@example.com"))
+    auth.logout()
+    auth.login("admin@example.com")
+    assert client.get(f"/tasks/{vid}").status_code == 200
+    assert vid in client.get("/admin/tasks").get_data(as_text=True)
+
+
+def test_history_paginates_and_filters(app, client, auth):
+    login(client, auth)
+    me = uid(app)
+    for i in range(45):
+        factories.task(
+            app,
+            me,
+            status=st.COMPLETED if i % 3 else st.FAILED,
+            prompt=f"boat {i:02d}",
+            minutes_ago=i,
+        )
+    html = client.get("/tasks").get_data(as_text=True)
+    assert "45 tasks" in html and "boat 00" in html and "boat 20" not in html
+    page3 = client.get("/tasks?page=3", headers={"HX-Request": "true"})
+    body = page3.get_data(as_text=True)
+    assert page3.status_code == 200 and "<html" not in body and "boat 40" in body
+    assert (
+        client.get("/tasks?page=3").get_data(as_text=True).count("<html") == 1
+    )  # reload = full page
+    failed = client.get("/tasks?status=FAILED").get_data(as_text=True)
+    assert "15 tasks" in failed
+    search = client.get("/tasks?q=boat 1").get_data(as_text=True)
+    assert "10 tasks" in search  # boat 10..19
+    assert "No tasks match" in client.get("/tasks?q=zebra").get_data(as_text=True)
+    # nonsense values never break the page
+    assert client.get("/tasks?page=abc&status=nope&sort=evil&order=sideways").status_code == 200
+
+
+def test_history_page_beyond_last_shows_last(app, client, auth):
+    login(client, auth)
+    factories.task(app, uid(app), prompt="only one")
+    assert "only one" in client.get("/tasks?page=99").get_data(as_text=True)
+
+
+def test_running_rows_poll_and_stop(app, client, auth):
+    login(client, auth)
+    running = factories.task(app, uid(app), status=st.QUEUED)
+    html = client.get("/tasks").get_data(as_text=True)
+    assert f'hx-get="/tasks/{running}/row"' in html
+    assert client.get(f"/tasks/{running}/row").status_code == 200
+    done = factories.task(app, uid(app), status=st.COMPLETED)
+    assert client.get(f"/tasks/{done}/row").status_code == 286
+
+
+def test_stats_pages(app, client, auth):
+    login(client, auth)
+    me = uid(app)
+    pid = factories.provider(app, name="Main gateway")
+    factories.task(app, me, pid, status=st.COMPLETED, took=30)
+    factories.task(app, me, pid, status=st.COMPLETED, took=90)
+    factories.task(app, me, pid, status=st.FAILED)
+    html = client.get("/stats").get_data(as_text=True)
+    assert "66.7%" in html and "Main gateway" in html and "sora_video2" in html
+    admin = client.get(f"/admin/stats?user={me}").get_data(as_text=True)
+    assert "66.7%" in admin and "<svg" in admin
+    assert client.get("/admin/stats?from=garbage&to=2026-13-45").status_code == 200
+
+
+def test_new_task_page_without_providers(app, client, auth):
+    login(client, auth)
+    html = client.get("/tasks/new").get_data(as_text=True)
+    assert "No provider is enabled yet" in html
+
+
+def test_new_task_errors_next_to_fields(app, client, auth):
+    login(client, auth)
+    pid = factories.provider(app)
+    r = client.post("/tasks", data={"prompt": "", "model": f"{pid}:sora_video2"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="prompt-error"' in html and "Write a prompt." in html
+    r = client.post("/tasks", data={"prompt": "x", "model": f"{pid}:sora_video2", "seconds": "7"})
+    assert r.status_code == 422 and "Duration must be one of 4, 8 seconds." in r.get_data(
+        as_text=True
+    )
+
+
+def test_settings_tokens_shown_once_and_revocable(app, client, auth):
+    login(client, auth)
+    html = client.post("/settings/tokens", data={"token-name": "laptop"}).get_data(as_text=True)
+    assert "Copy your new token now" in html
+    import re
+
+    token = re.search(r'id="new-token">([^<]+)<', html).group(1)
+    again = client.get("/settings/").get_data(as_text=True)
+    assert token not in again and token[:8] in again
+    from webapp.models import ApiToken
+
+    with app.app_context():
+        tid = db.session.scalar(select(ApiToken.id))
+    client.post(f"/settings/tokens/{tid}/revoke")
+    assert "revoked" in client.get("/settings/").get_data(as_text=True)
+
+
+def test_change_password(app, client, auth):
+    login(client, auth)
+    r = client.post(
+        "/settings/password",
+        data={
+            "pw-current_password": "wrong",
+            "pw-new_password": "new password 1",
+            "pw-confirm": "new password 1",
+        },
+    )
+    assert r.status_code == 422 and "That is not your current password." in r.get_data(as_text=True)
+    r = client.post(
+        "/settings/password",
+        data={
+            "pw-current_password": "correct horse",
+            "pw-new_password": "new password 1",
+            "pw-confirm": "new password 1",
+        },
+    )
+    assert r.status_code == 302
+    auth.logout()
+    assert auth.login(password="new password 1").status_code == 302
+
+
+def test_admin_provider_form_errors_and_save(app, client, auth):
+    login(client, auth)
+    r = client.post(
+        "/admin/providers/new",
+        data={
+            "name": "",
+            "kind": "openai",
+            "base_url": "ftp://x",
+            "model_map": "{not json",
+            "key_env": "sk-live-123",
+        },
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "Not valid JSON" in html
+    r = client.post(
+        "/admin/providers/new",
+        data={
+            "name": "GW",
+            "kind": "openai",
+            "base_url": "ftp://x",
+            "model_map": "{}",
+            "key_env": "sk-live-123",
+        },
+    )
+    html = r.get_data(as_text=True)
+    assert "Enter an http(s) URL" in html and "environment variable NAME" in html
+    r = client.post(
+        "/admin/providers/new",
+        data={
+            "name": "GW",
+            "kind": "openai",
+            "base_url": "https://gw.example.com",
+            "path_prefix": "/sora/v1",
+            "auth_style": "raw",
+            "key_env": "GW_KEY",
+            "model_map": '{"sora_video2": {"upstream": "sora-2"}}',
+            "sizes": "1280x720",
+            "seconds_options": "4, 8",
+            "price_per_second": "0.1",
+            "max_rps": "5",
+            "priority": "1",
+            "enabled": "on",
+        },
+    )
+    assert r.status_code == 302
+    page = client.get("/admin/providers").get_data(as_text=True)
+    assert "https://gw.example.com/sora/v1" in page and "$GW_KEY" in page and "not set" in page
+
+
+def test_provider_key_never_rendered(app, client, auth, monkeypatch):
+    login(client, auth)
+    monkeypatch.setenv("SECRET_GW_KEY", "sk-very-secret-value")
+    factories.provider(app, name="Keyed", key_env="SECRET_GW_KEY")
+    for url in ("/admin/providers", "/tasks/new"):
+        assert "sk-very-secret-value" not in client.get(url).get_data(as_text=True)

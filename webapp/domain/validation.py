@@ -1,0 +1,98 @@
+"""Checks on a create request that need no database: prompt, choices, reference image."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+
+from PIL import Image, UnidentifiedImageError
+
+MAX_PROMPT = 32000
+IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+_DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.I | re.S)
+
+
+class ValidationError(ValueError):
+    """Field errors: ``{field: message}``; ``code`` is stable for the JSON APIs."""
+
+    def __init__(self, errors: dict[str, str], code: str = "invalid_request"):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+        self.code = code
+
+    @property
+    def message(self) -> str:
+        return next(iter(self.errors.values()))
+
+    @property
+    def field(self) -> str:
+        return next(iter(self.errors))
+
+
+def check_prompt(prompt: str | None, field: str = "prompt") -> str:
+    prompt = (prompt or "").strip()
+    if not prompt:
+        raise ValidationError({field: "Write a prompt."}, "prompt_required")
+    if len(prompt) > MAX_PROMPT:
+        raise ValidationError(
+            {field: f"The prompt is {len(prompt):,} characters; the limit is {MAX_PROMPT:,}."},
+            "prompt_too_long",
+        )
+    return prompt
+
+
+def parse_int(value, field: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(str(value).strip().rstrip("s"))
+    except ValueError:
+        raise ValidationError(
+            {field: "Enter a whole number of seconds."}, "invalid_seconds"
+        ) from None
+
+
+def decode_data_url(value: str, field: str = "referenceImage") -> bytes:
+    """Accept a base64 data URL (the replaced backend's format) or bare base64."""
+    match = _DATA_URL.match(value.strip())
+    payload = match.group(2) if match else value.strip()
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError(
+            {field: "The reference image is not valid base64."}, "invalid_image"
+        ) from None
+
+
+def check_image(data: bytes, max_bytes: int, field: str = "reference_image") -> tuple[bytes, str]:
+    """Decode the image to prove it is a real PNG/JPEG/WebP; returns (bytes, mime)."""
+    if not data:
+        raise ValidationError({field: "The reference image is empty."}, "invalid_image")
+    if len(data) > max_bytes:
+        raise ValidationError(
+            {field: f"The reference image is larger than {max_bytes // (1024 * 1024)} MB."},
+            "image_too_large",
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = img.format
+            img.verify()
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            if img.width * img.height > 50_000_000:
+                raise ValidationError(
+                    {field: "The reference image has too many pixels."}, "invalid_image"
+                )
+    except ValidationError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise ValidationError(
+            {field: "The reference image must be a PNG, JPEG or WebP picture."}, "invalid_image"
+        ) from None
+    if fmt not in IMAGE_FORMATS:
+        raise ValidationError(
+            {field: "The reference image must be a PNG, JPEG or WebP picture."}, "invalid_image"
+        )
+    return data, IMAGE_FORMATS[fmt]

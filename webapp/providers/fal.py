@@ -1,0 +1,201 @@
+"""fal.ai queue API: create on queue.fal.run, then follow the status/response/cancel
+URLs the queue hands back (stored verbatim, never rebuilt)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import requests
+
+from . import base as pb
+from .http import json_of, request, stream_download, summarize
+
+STATES = {"IN_QUEUE": pb.QUEUED, "IN_PROGRESS": pb.IN_PROGRESS, "COMPLETED": pb.COMPLETED}
+
+
+class FalQueue:
+    capabilities = frozenset({pb.CAP_CANCEL, pb.CAP_IMAGE_INPUT})
+
+    def __init__(self, config: pb.ProviderConfig, session: requests.Session):
+        self.config = config
+        self.session = session
+        self.root = (
+            config.base_url.rstrip("/") + "/" + (config.path_prefix or "").strip("/")
+        ).rstrip("/")
+        self.host = urlsplit(config.base_url).netloc
+
+    def _headers(self) -> dict:
+        return {"Authorization": f"Key {self.config.api_key}"} if self.config.api_key else {}
+
+    def _trusted(self, url: str) -> bool:
+        """The key goes only to the queue's own host, never to a CDN."""
+        return urlsplit(url).netloc == self.host
+
+    def _input(self, job: pb.Job) -> dict:
+        data = {"prompt": job.prompt}
+        if job.aspect_ratio:
+            data["aspect_ratio"] = job.aspect_ratio
+        if job.seconds:
+            data["duration"] = str(job.seconds)
+        if job.reference_image:
+            data["image_url"] = (
+                f"data:{job.reference_mime or 'image/png'};base64,"
+                + base64.b64encode(job.reference_image).decode()
+            )
+        data.update(self.config.extra.get("input_defaults") or {})
+        return data
+
+    def submit(self, job: pb.Job) -> pb.Submitted:
+        resp = request(
+            self.session,
+            "POST",
+            f"{self.root}/{job.model.strip('/')}",
+            self.config,
+            create=True,
+            headers=self._headers(),
+            json=self._input(job),
+        )
+        data = json_of(resp, create=True)
+        request_id = data.get("request_id")
+        if not request_id:
+            raise pb.AmbiguousError("The queue accepted the request but sent no request id.")
+        handles = {
+            k: data.get(k) for k in ("status_url", "response_url", "cancel_url") if data.get(k)
+        }
+        return pb.Submitted(
+            external_id=request_id,
+            status=pb.UpstreamStatus(state=pb.QUEUED, raw_status=data.get("status")),
+            handles=handles,
+        )
+
+    def status(self, external_id: str, handles: dict) -> pb.UpstreamStatus:
+        url = handles.get("status_url")
+        if not url:
+            raise pb.PermanentError("The queue's status URL is missing for this job.")
+        resp = request(
+            self.session,
+            "GET",
+            url,
+            self.config,
+            headers=self._headers() if self._trusted(url) else {},
+        )
+        data = json_of(resp)
+        raw = str(data.get("status") or "")
+        if isinstance(data.get("error"), str) and data["error"]:
+            return pb.UpstreamStatus(
+                state=pb.FAILED,
+                error_code=str(data.get("error_type") or "generation_failed")[:64],
+                error_message=" ".join(data["error"].split())[:300],
+                raw_status=raw,
+            )
+        state = STATES.get(raw, pb.QUEUED)
+        if state != pb.COMPLETED:
+            return pb.UpstreamStatus(state=state, raw_status=raw)
+        return self._result(handles)
+
+    def _result(self, handles: dict) -> pb.UpstreamStatus:
+        """fal reports COMPLETED even for failures: the result fetch tells which."""
+        url = handles.get("response_url")
+        if not url:
+            raise pb.PermanentError("The queue's response URL is missing for this job.")
+        resp = request(
+            self.session,
+            "GET",
+            url,
+            self.config,
+            headers=self._headers() if self._trusted(url) else {},
+            allow=(400, 422, 500),
+        )
+        if resp.status_code >= 400:
+            message = summarize(resp, self.config.api_key)
+            code = (resp.headers.get("X-Fal-Error-Type") or "generation_failed")[:64]
+            resp.close()
+            return pb.UpstreamStatus(
+                state=pb.FAILED, error_code=code, error_message=message, raw_status="COMPLETED"
+            )
+        data = json_of(resp)
+        urls = {}
+        video = data.get("video")
+        if isinstance(video, dict) and video.get("url"):
+            urls["video"] = video["url"]
+        images = data.get("images")
+        if (
+            not urls
+            and isinstance(images, list)
+            and images
+            and isinstance(images[0], dict)
+            and images[0].get("url")
+        ):
+            urls["video"] = images[0]["url"]
+        if not urls:
+            return pb.UpstreamStatus(
+                state=pb.FAILED,
+                error_code="no_output",
+                error_message="The provider finished without producing a file.",
+                raw_status="COMPLETED",
+            )
+        return pb.UpstreamStatus(
+            state=pb.COMPLETED, progress=100, result_urls=urls, raw_status="COMPLETED"
+        )
+
+    def download(self, external_id: str, handles: dict, variant: str = "video") -> pb.Download:
+        if variant != "video":
+            raise pb.NotFound(f"fal has no {variant}.")
+        status = self._result(handles)
+        if status.state != pb.COMPLETED:
+            raise pb.ContentExpired("The provider no longer has this result.")
+        url = status.result_urls["video"]
+        try:
+            resp = request(
+                self.session,
+                "GET",
+                url,
+                self.config,
+                stream=True,
+                headers=self._headers() if self._trusted(url) else {},
+            )
+        except pb.NotFound as exc:
+            raise pb.ContentExpired("The provider's file has expired.") from exc
+        return stream_download(resp, "video/mp4")
+
+    def remix(self, external_id, handles, job):
+        raise pb.PermanentError("fal cannot remix videos.")
+
+    def cancel(self, external_id: str, handles: dict) -> None:
+        url = handles.get("cancel_url")
+        if url:
+            request(
+                self.session,
+                "PUT",
+                url,
+                self.config,
+                headers=self._headers() if self._trusted(url) else {},
+                allow=(400, 404),
+            ).close()
+
+    def delete(self, external_id, handles):
+        raise pb.PermanentError("fal cannot delete jobs.")
+
+    def find_submitted(self, job: pb.Job, since: datetime):
+        return None
+
+    def check(self) -> pb.CheckResult:
+        # There is no side-effect-free authenticated endpoint on the queue: asking for a
+        # nonexistent request's status tells reachability and auth apart.
+        try:
+            resp = request(
+                self.session,
+                "GET",
+                f"{self.root}/fal-ai/reelay-check/requests/00000000-0000-0000-0000-000000000000/status",
+                self.config,
+                headers=self._headers(),
+                allow=(400, 404, 405, 422),
+            )
+        except pb.AuthError:
+            return pb.CheckResult(False, True, False, "Reachable, but fal refused the key.")
+        except pb.ProviderError as exc:
+            return pb.CheckResult(False, False, None, exc.message)
+        resp.close()
+        return pb.CheckResult(True, True, True, "Reachable and the key was accepted.")

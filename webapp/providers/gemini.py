@@ -1,0 +1,253 @@
+"""The Gemini API: Veo video through long-running operations (``predictLongRunning``,
+then ``GET /v1beta/{name}`` until ``done``), Gemini image models through the
+synchronous ``generateContent``."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime, timedelta
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from . import base as pb
+from .http import json_of, request, stream_download
+
+RETENTION = timedelta(days=2)
+RESOLUTION = {"1280x720": "720p", "720x1280": "720p", "1920x1080": "1080p", "1080x1920": "1080p"}
+
+
+class GeminiAPI:
+    capabilities = frozenset({pb.CAP_IMAGE_INPUT})
+
+    def __init__(self, config: pb.ProviderConfig, session: requests.Session):
+        self.config = config
+        self.session = session
+        self.root = (
+            config.base_url.rstrip("/") + "/" + (config.path_prefix or "/v1beta").strip("/")
+        ).rstrip("/")
+        self.host = urlsplit(config.base_url).netloc
+
+    def _headers(self) -> dict:
+        return {"x-goog-api-key": self.config.api_key} if self.config.api_key else {}
+
+    # ---- create -----------------------------------------------------------------------
+
+    def submit(self, job: pb.Job) -> pb.Submitted:
+        if job.media_type == "IMAGE":
+            return self._image(job)
+        instance: dict = {"prompt": job.prompt}
+        if job.reference_image:
+            instance["image"] = {
+                "bytesBase64Encoded": base64.b64encode(job.reference_image).decode(),
+                "mimeType": job.reference_mime or "image/png",
+            }
+        params: dict = {"sampleCount": 1}
+        if job.aspect_ratio in ("16:9", "9:16"):
+            params["aspectRatio"] = job.aspect_ratio
+        if job.seconds:
+            params["durationSeconds"] = int(job.seconds)
+        if job.size in RESOLUTION:
+            params["resolution"] = RESOLUTION[job.size]
+        resp = request(
+            self.session,
+            "POST",
+            f"{self.root}/models/{job.model}:predictLongRunning",
+            self.config,
+            create=True,
+            headers=self._headers(),
+            json={"instances": [instance], "parameters": params},
+        )
+        data = json_of(resp, create=True)
+        name = data.get("name")
+        if not isinstance(name, str) or not name:
+            raise pb.AmbiguousError(
+                "The Gemini API accepted the request but sent no operation name."
+            )
+        status = (
+            self._parse_operation(data) if data.get("done") else pb.UpstreamStatus(state=pb.QUEUED)
+        )
+        return pb.Submitted(external_id=name, status=status, handles={})
+
+    def _image(self, job: pb.Job) -> pb.Submitted:
+        parts: list[dict] = [{"text": job.prompt}]
+        if job.reference_image:
+            parts.append(
+                {
+                    "inlineData": {
+                        "mimeType": job.reference_mime or "image/png",
+                        "data": base64.b64encode(job.reference_image).decode(),
+                    }
+                }
+            )
+        body: dict = {
+            "contents": [{"parts": parts}],
+            "generationConfig": {"responseModalities": ["IMAGE"]},
+        }
+        if job.aspect_ratio:
+            body["generationConfig"]["imageConfig"] = {"aspectRatio": job.aspect_ratio}
+        # Synchronous: a lost answer cannot be looked up later, but nothing waits upstream either.
+        resp = request(
+            self.session,
+            "POST",
+            f"{self.root}/models/{job.model}:generateContent",
+            self.config,
+            create=True,
+            headers=self._headers(),
+            json=body,
+        )
+        data = json_of(resp, create=True)
+        for cand in data.get("candidates") or []:
+            for part in ((cand or {}).get("content") or {}).get("parts") or []:
+                inline = part.get("inlineData") or part.get("inline_data")
+                if isinstance(inline, dict) and inline.get("data"):
+                    try:
+                        raw = base64.b64decode(inline["data"])
+                    except ValueError:
+                        continue
+                    mime = inline.get("mimeType") or inline.get("mime_type") or "image/png"
+                    return pb.Submitted(
+                        external_id=str(data.get("responseId") or "gemini-" + uuid.uuid4().hex),
+                        status=pb.UpstreamStatus(state=pb.COMPLETED, progress=100),
+                        inline_results={"image": (raw, mime)},
+                    )
+        reason = (data.get("promptFeedback") or {}).get("blockReason") or next(
+            (c.get("finishReason") for c in data.get("candidates") or [] if isinstance(c, dict)),
+            None,
+        )
+        raise pb.PermanentError(
+            f"The model returned no image ({str(reason).lower().replace('_', ' ')})."
+            if reason
+            else "The model returned no image."
+        )
+
+    # ---- poll -----------------------------------------------------------------------------
+
+    def _parse_operation(self, data: dict) -> pb.UpstreamStatus:
+        if not data.get("done"):
+            meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+            progress = meta.get("progressPercent")
+            return pb.UpstreamStatus(
+                state=pb.IN_PROGRESS,
+                progress=int(progress) if isinstance(progress, (int, float)) else None,
+                raw_status="running",
+            )
+        error = data.get("error")
+        if isinstance(error, dict) and error:
+            return pb.UpstreamStatus(
+                state=pb.FAILED,
+                error_code=str(error.get("status") or error.get("code") or "failed")[:64],
+                error_message=" ".join(str(error.get("message") or "Generation failed.").split())[
+                    :300
+                ],
+                raw_status="error",
+            )
+        gvr = ((data.get("response") or {}).get("generateVideoResponse")) or {}
+        samples = gvr.get("generatedSamples") or []
+        uri = next(
+            (
+                ((s or {}).get("video") or {}).get("uri")
+                for s in samples
+                if ((s or {}).get("video") or {}).get("uri")
+            ),
+            None,
+        )
+        if uri:
+            return pb.UpstreamStatus(
+                state=pb.COMPLETED,
+                progress=100,
+                result_urls={"video": uri},
+                expires_at=datetime.utcnow() + RETENTION,
+                raw_status="done",
+            )
+        reasons = gvr.get("raiMediaFilteredReasons") or []
+        if gvr.get("raiMediaFilteredCount") or reasons:
+            why = (
+                " ".join(str(reasons[0]).split())[:200]
+                if reasons
+                else "it was blocked by the safety filters"
+            )
+            return pb.UpstreamStatus(
+                state=pb.FAILED,
+                error_code="rai_media_filtered",
+                error_message=f"Google's safety filters blocked this video: {why}",
+                raw_status="filtered",
+            )
+        return pb.UpstreamStatus(
+            state=pb.FAILED,
+            error_code="no_output",
+            error_message="The operation finished without a video.",
+            raw_status="done",
+        )
+
+    def status(self, external_id: str, handles: dict) -> pb.UpstreamStatus:
+        resp = request(
+            self.session,
+            "GET",
+            f"{self.root}/{external_id.lstrip('/')}",
+            self.config,
+            headers=self._headers(),
+        )
+        return self._parse_operation(json_of(resp))
+
+    def download(self, external_id: str, handles: dict, variant: str = "video") -> pb.Download:
+        if variant != "video":
+            raise pb.NotFound(f"The Gemini API has no {variant}.")
+        status = self.status(external_id, handles)
+        uri = status.result_urls.get("video")
+        if status.state != pb.COMPLETED or not uri:
+            raise pb.ContentExpired("The Gemini API no longer has this video.")
+        # Follow redirects by hand: x-goog-api-key must only ever go to Google's API host
+        # (requests strips Authorization on cross-host redirects, not custom headers).
+        url = uri
+        for _ in range(5):
+            headers = self._headers() if urlsplit(url).netloc == self.host else {}
+            try:
+                resp = request(
+                    self.session,
+                    "GET",
+                    url,
+                    self.config,
+                    stream=True,
+                    headers=headers,
+                    allow_redirects=False,
+                )
+            except pb.NotFound as exc:
+                raise pb.ContentExpired(
+                    "The Gemini API no longer has this video (kept for 2 days)."
+                ) from exc
+            if resp.status_code in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
+                url = urljoin(url, resp.headers["Location"])
+                resp.close()
+                continue
+            return stream_download(resp, "video/mp4")
+        raise pb.TransientError("Too many redirects while downloading.")
+
+    def remix(self, external_id, handles, job):
+        raise pb.PermanentError("The Gemini API cannot remix videos.")
+
+    def cancel(self, external_id, handles):
+        raise pb.PermanentError("The Gemini API cannot cancel a video.")
+
+    def delete(self, external_id, handles):
+        raise pb.PermanentError("The Gemini API cannot delete a video.")
+
+    def find_submitted(self, job, since):
+        return None
+
+    def check(self) -> pb.CheckResult:
+        try:
+            request(
+                self.session,
+                "GET",
+                f"{self.root}/models",
+                self.config,
+                headers=self._headers(),
+                params={"pageSize": 1},
+            ).close()
+        except pb.AuthError:
+            return pb.CheckResult(False, True, False, "Reachable, but Google refused the API key.")
+        except pb.ProviderError as exc:
+            return pb.CheckResult(False, False, None, exc.message)
+        return pb.CheckResult(True, True, True, "Reachable and the API key was accepted.")

@@ -1,0 +1,222 @@
+"""HTTP plumbing shared by the adapters: one pooled session, timeouts on every call,
+and failures mapped to typed errors. No automatic retries: the services own retry
+policy, and a create must never be retried blindly."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import base as pb
+
+log = logging.getLogger(__name__)
+
+CHUNK = 64 * 1024
+MAX_MESSAGE = 160
+
+
+def make_session(pool_size: int = 32) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = "Reelay/1.0"
+    return session
+
+
+def retry_after(resp: requests.Response) -> float | None:
+    ms = resp.headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(float(ms) / 1000, 0)
+        except ValueError:
+            pass
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0)
+    except ValueError:
+        pass
+    try:
+        from datetime import UTC, datetime
+
+        when = parsedate_to_datetime(value)
+        return max((when - datetime.now(UTC)).total_seconds(), 0)
+    except (TypeError, ValueError):
+        return None
+
+
+def summarize(resp: requests.Response, secret: str | None = None) -> str:
+    """A short, safe sentence from an upstream error body: never the raw body."""
+    text = ""
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict):
+            text = err.get("message") or err.get("msg") or ""
+        elif isinstance(err, str):
+            text = err
+        text = text or data.get("detail") or data.get("message") or data.get("msg") or ""
+        if not isinstance(text, str):
+            text = ""
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"<[^>]+>", "", text)
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "[key]")
+    text = re.sub(r"\b(sk|rly|key|r8)[-_][A-Za-z0-9_-]{8,}", "[key]", text)
+    if len(text) > MAX_MESSAGE:
+        text = text[: MAX_MESSAGE - 1].rstrip() + "…"
+    return text or f"The provider rejected the request (HTTP {resp.status_code})."
+
+
+def request(
+    session: requests.Session,
+    method: str,
+    url: str,
+    config: pb.ProviderConfig,
+    *,
+    create: bool = False,
+    stream: bool = False,
+    allow: tuple[int, ...] = (),
+    **kwargs,
+) -> requests.Response:
+    """Send one request; map every failure to a typed ProviderError.
+
+    ``create`` marks a non-idempotent call: once the request may have been sent, a
+    lost answer is ambiguous rather than transient."""
+    timeout = (config.connect_timeout, config.read_timeout)
+    try:
+        resp = session.request(method, url, timeout=timeout, stream=stream, **kwargs)
+    except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
+        raise pb.TransientError("The provider could not be reached.") from exc
+    except requests.ConnectionError as exc:
+        # A refused connection never sent anything; a reset after sending may have.
+        if create and not _refused(exc):
+            raise pb.AmbiguousError("The connection dropped before the provider answered.") from exc
+        raise pb.TransientError("The provider could not be reached.") from exc
+    except requests.ReadTimeout as exc:
+        if create:
+            raise pb.AmbiguousError("The provider did not answer in time.") from exc
+        raise pb.TransientError("The provider did not answer in time.") from exc
+    except requests.RequestException as exc:
+        if create:
+            raise pb.AmbiguousError("The request to the provider failed midway.") from exc
+        raise pb.TransientError("The request to the provider failed.") from exc
+    status = resp.status_code
+    if status < 400 or status in allow:
+        return resp
+    try:
+        if status == 429:
+            raise pb.RateLimited(
+                "The provider is rate-limiting requests.", retry_after=retry_after(resp)
+            )
+        if status in (502, 504) and create:
+            raise pb.AmbiguousError(
+                f"The provider's gateway failed (HTTP {status}); the job may exist."
+            )
+        if status == 408 or status >= 500:
+            raise pb.TransientError(
+                f"The provider is having trouble (HTTP {status}).", retry_after=retry_after(resp)
+            )
+        message = summarize(resp, config.api_key)
+        if status in (401, 403):
+            raise pb.AuthError(f"The provider refused the credentials (HTTP {status}).")
+        if status in (404, 410):
+            raise pb.NotFound(message)
+        raise pb.PermanentError(message)
+    finally:
+        log.warning("upstream %s %s -> HTTP %s", method, _strip_query(url), status)
+        resp.close()
+
+
+def _refused(exc: Exception) -> bool:
+    text = repr(exc)
+    return (
+        "Connection refused" in text
+        or "NewConnectionError" in text
+        or "Name or service not known" in text
+    )
+
+
+def _strip_query(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+def json_of(resp: requests.Response, *, create: bool = False) -> dict:
+    """Parse a JSON object; a garbled 200 is transient on reads, ambiguous on creates."""
+    try:
+        data = resp.json()
+    except (ValueError, json.JSONDecodeError):
+        data = None
+    finally:
+        resp.close()
+    if not isinstance(data, dict):
+        if create:
+            raise pb.AmbiguousError("The provider sent an unreadable answer; the job may exist.")
+        raise pb.TransientError("The provider sent a malformed response.")
+    return data
+
+
+def stream_download(resp: requests.Response, default_type: str) -> pb.Download:
+    """Wrap a streamed response; mid-stream failures surface as TransientError."""
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from resp.iter_content(CHUNK)
+        except requests.RequestException as exc:
+            raise pb.TransientError("The download was interrupted.") from exc
+        finally:
+            resp.close()
+
+    length = resp.headers.get("Content-Length")
+    return pb.Download(
+        chunks=chunks(),
+        content_type=(resp.headers.get("Content-Type") or default_type).split(";")[0].strip(),
+        length=int(length) if length and length.isdigit() else None,
+        close=resp.close,
+    )
+
+
+def parse_time(value):
+    """Epoch seconds or milliseconds (>1e12), ISO-8601, or None → naive UTC datetime."""
+    from datetime import UTC, datetime
+
+    if value in (None, "", 0):
+        return None
+    try:
+        if isinstance(value, (int, float)) or (
+            isinstance(value, str) and value.replace(".", "", 1).isdigit()
+        ):
+            ts = float(value)
+            if ts > 1e12:
+                ts /= 1000
+            return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
+        text = str(value).replace("Z", "+00:00")
+        dt = datetime.fromisoformat(text)
+        return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def parse_progress(value) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, str):
+            value = value.strip().rstrip("%")
+        p = float(value)
+    except (TypeError, ValueError):
+        return None
+    if 0 < p <= 1 and isinstance(value, float):
+        p *= 100
+    return max(0, min(100, int(round(p))))

@@ -1,0 +1,282 @@
+"""The OpenAI Videos protocol as gateways and relays serve it (new-api, LiteLLM, Sora
+relays): configurable path prefix and auth header style, tolerant parsing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import requests
+
+from . import base as pb
+from .http import json_of, parse_progress, parse_time, request, stream_download
+
+STATE_WORDS = {
+    pb.QUEUED: {
+        "queued",
+        "pending",
+        "submitted",
+        "not_start",
+        "not_started",
+        "waiting",
+        "created",
+        "starting",
+    },
+    pb.IN_PROGRESS: {
+        "in_progress",
+        "processing",
+        "running",
+        "generating",
+        "in-progress",
+        "started",
+    },
+    pb.COMPLETED: {"completed", "succeeded", "success", "done", "finished", "complete"},
+    pb.FAILED: {"failed", "failure", "error", "errored", "expired", "rejected"},
+    pb.CANCELLED: {"cancelled", "canceled", "aborted"},
+}
+_WORD_TO_STATE = {w: state for state, words in STATE_WORDS.items() for w in words}
+VARIANT_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
+
+
+def normalize_state(raw) -> str:
+    """Unknown words are treated as queued: keep polling rather than guess an end."""
+    return _WORD_TO_STATE.get(str(raw or "").strip().lower(), pb.QUEUED)
+
+
+def parse_video(data: dict, poll_after: float | None = None) -> pb.UpstreamStatus:
+    raw = data.get("status") or data.get("task_status") or data.get("state")
+    state = normalize_state(raw)
+    progress = parse_progress(data.get("progress"))
+    if state == pb.COMPLETED:
+        progress = 100
+    error = data.get("error")
+    code = message = None
+    if isinstance(error, dict):
+        code = error.get("code") and str(error.get("code"))[:64]
+        message = error.get("message")
+    elif isinstance(error, str) and error:
+        message = error
+    if state == pb.FAILED and not message:
+        message = (
+            data.get("fail_reason")
+            or data.get("message")
+            or "The provider could not generate this video."
+        )
+    if message:
+        message = " ".join(str(message).split())[:300]
+    urls = {}
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    for candidate in (
+        meta.get("url"),
+        data.get("output_url"),
+        data.get("video_url"),
+        data.get("url"),
+    ):
+        if isinstance(candidate, str) and candidate.startswith(("http://", "https://")):
+            urls["video"] = candidate
+            break
+    return pb.UpstreamStatus(
+        state=state,
+        progress=progress,
+        error_code=code if state == pb.FAILED else None,
+        error_message=message if state == pb.FAILED else None,
+        expires_at=parse_time(data.get("expires_at")),
+        result_urls=urls,
+        poll_after=poll_after,
+        raw_status=str(raw)[:40] if raw else None,
+    )
+
+
+class OpenAIVideos:
+    capabilities = frozenset(
+        {
+            pb.CAP_REMIX,
+            pb.CAP_DELETE,
+            pb.CAP_LIST,
+            pb.CAP_IMAGE_INPUT,
+            pb.CAP_THUMBNAIL,
+            pb.CAP_SPRITESHEET,
+        }
+    )
+
+    def __init__(self, config: pb.ProviderConfig, session: requests.Session):
+        self.config = config
+        self.session = session
+        self.root = config.base_url.rstrip("/") + "/" + (config.path_prefix or "").strip("/")
+        self.root = self.root.rstrip("/")
+
+    # ---- helpers -------------------------------------------------------------------
+
+    def _headers(self, extra: dict | None = None) -> dict:
+        headers = {}
+        key = self.config.api_key
+        if key:
+            headers["Authorization"] = key if self.config.auth_style == "raw" else f"Bearer {key}"
+        headers.update(extra or {})
+        return headers
+
+    def _url(self, path: str) -> str:
+        return f"{self.root}/{path.lstrip('/')}"
+
+    @staticmethod
+    def _poll_hint(resp) -> float | None:
+        value = resp.headers.get("openai-poll-after-ms")
+        try:
+            return float(value) / 1000 if value else None
+        except ValueError:
+            return None
+
+    def _submitted(self, resp) -> pb.Submitted:
+        hint = self._poll_hint(resp)
+        data = json_of(resp, create=True)
+        external = data.get("id") or data.get("task_id") or data.get("video_id")
+        if not isinstance(external, str) or not external:
+            raise pb.AmbiguousError("The provider accepted the request but sent no job id.")
+        return pb.Submitted(external_id=external, status=parse_video(data, hint), handles={})
+
+    # ---- protocol --------------------------------------------------------------------
+
+    def submit(self, job: pb.Job) -> pb.Submitted:
+        fields = {"prompt": job.prompt, "model": job.model}
+        if job.seconds:
+            fields["seconds"] = str(job.seconds)
+        if job.size:
+            fields["size"] = job.size
+        if self.config.extra.get("pass_options"):
+            fields.update({k: v for k, v in job.options.items()})
+        headers = self._headers({"Idempotency-Key": job.client_ref} if job.client_ref else None)
+        if job.reference_image:
+            ext = (job.reference_mime or "image/png").split("/")[-1]
+            files = {
+                "input_reference": (
+                    f"reference.{ext}",
+                    job.reference_image,
+                    job.reference_mime or "image/png",
+                )
+            }
+            data = {k: str(v) for k, v in fields.items()}
+            resp = request(
+                self.session,
+                "POST",
+                self._url("videos"),
+                self.config,
+                create=True,
+                headers=headers,
+                data=data,
+                files=files,
+            )
+        else:
+            resp = request(
+                self.session,
+                "POST",
+                self._url("videos"),
+                self.config,
+                create=True,
+                headers=headers,
+                json=fields,
+            )
+        return self._submitted(resp)
+
+    def status(self, external_id: str, handles: dict) -> pb.UpstreamStatus:
+        resp = request(
+            self.session,
+            "GET",
+            self._url(f"videos/{external_id}"),
+            self.config,
+            headers=self._headers(),
+        )
+        hint = self._poll_hint(resp)
+        return parse_video(json_of(resp), hint)
+
+    def download(self, external_id: str, handles: dict, variant: str = "video") -> pb.Download:
+        try:
+            resp = request(
+                self.session,
+                "GET",
+                self._url(f"videos/{external_id}/content"),
+                self.config,
+                stream=True,
+                params={"variant": variant} if variant != "video" else None,
+                headers=self._headers({"Accept": "application/binary"}),
+            )
+        except pb.NotFound as exc:
+            raise pb.ContentExpired("The provider no longer has this result.") from exc
+        return stream_download(resp, VARIANT_TYPES.get(variant, "application/octet-stream"))
+
+    def remix(self, external_id: str, handles: dict, job: pb.Job) -> pb.Submitted:
+        headers = self._headers({"Idempotency-Key": job.client_ref} if job.client_ref else None)
+        resp = request(
+            self.session,
+            "POST",
+            self._url(f"videos/{external_id}/remix"),
+            self.config,
+            create=True,
+            headers=headers,
+            json={"prompt": job.prompt},
+        )
+        return self._submitted(resp)
+
+    def cancel(self, external_id: str, handles: dict) -> None:
+        self.delete(external_id, handles)
+
+    def delete(self, external_id: str, handles: dict) -> None:
+        request(
+            self.session,
+            "DELETE",
+            self._url(f"videos/{external_id}"),
+            self.config,
+            headers=self._headers(),
+            allow=(404,),
+        ).close()
+
+    def find_submitted(self, job: pb.Job, since: datetime) -> pb.Submitted | None:
+        resp = request(
+            self.session,
+            "GET",
+            self._url("videos"),
+            self.config,
+            headers=self._headers(),
+            params={"order": "desc", "limit": 50},
+        )
+        data = json_of(resp)
+        for item in data.get("data") or []:
+            if not isinstance(item, dict):
+                continue
+            created = parse_time(item.get("created_at"))
+            if created is not None and created < since:
+                continue
+            if item.get("prompt") not in (None, job.prompt):
+                continue
+            if item.get("model") not in (None, job.model):
+                continue
+            external = item.get("id") or item.get("task_id")
+            if external:
+                return pb.Submitted(external_id=external, status=parse_video(item), handles={})
+        return None
+
+    def check(self) -> pb.CheckResult:
+        try:
+            resp = request(
+                self.session,
+                "GET",
+                self._url("videos"),
+                self.config,
+                headers=self._headers(),
+                params={"limit": 1},
+                allow=(404, 405),
+            )
+        except pb.AuthError:
+            return pb.CheckResult(
+                False, True, False, "Reachable, but the provider refused the API key."
+            )
+        except pb.ProviderError as exc:
+            return pb.CheckResult(False, False, None, exc.message)
+        code = resp.status_code
+        resp.close()
+        if code in (404, 405):
+            return pb.CheckResult(
+                True,
+                True,
+                None,
+                "Reachable; this gateway does not list videos, so the key could not be checked.",
+            )
+        return pb.CheckResult(True, True, True, "Reachable and the API key was accepted.")

@@ -1,0 +1,195 @@
+"""Replicate predictions: create, poll, cancel; outputs are deleted after one hour, so
+the archive must copy them promptly."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import requests
+
+from . import base as pb
+from .http import json_of, parse_time, request, stream_download
+
+STATES = {
+    "starting": pb.QUEUED,
+    "processing": pb.IN_PROGRESS,
+    "succeeded": pb.COMPLETED,
+    "failed": pb.FAILED,
+    "canceled": pb.CANCELLED,
+    "aborted": pb.CANCELLED,
+}
+OUTPUT_TTL = timedelta(hours=1)
+
+
+def parse_prediction(data: dict) -> pb.UpstreamStatus:
+    raw = str(data.get("status") or "")
+    state = STATES.get(raw, pb.QUEUED)
+    output = data.get("output")
+    url = (
+        output
+        if isinstance(output, str)
+        else (
+            output[0]
+            if isinstance(output, list) and output and isinstance(output[0], str)
+            else None
+        )
+    )
+    completed = parse_time(data.get("completed_at"))
+    error = data.get("error")
+    status = pb.UpstreamStatus(
+        state=state, raw_status=raw, progress=100 if state == pb.COMPLETED else None
+    )
+    if url:
+        status.result_urls["video"] = url
+    if state == pb.COMPLETED:
+        if data.get("data_removed") or not url:
+            status.expires_at = completed or datetime(1970, 1, 1)
+        else:
+            status.expires_at = (completed or datetime.utcnow()) + OUTPUT_TTL
+    if state == pb.FAILED:
+        status.error_code = "generation_failed"
+        status.error_message = " ".join(str(error or "The model failed.").split())[:300]
+    return status
+
+
+class ReplicatePredictions:
+    capabilities = frozenset({pb.CAP_CANCEL, pb.CAP_LIST, pb.CAP_IMAGE_INPUT})
+
+    def __init__(self, config: pb.ProviderConfig, session: requests.Session):
+        self.config = config
+        self.session = session
+        self.root = (
+            config.base_url.rstrip("/") + "/" + (config.path_prefix or "/v1").strip("/")
+        ).rstrip("/")
+        self.host = urlsplit(config.base_url).netloc
+
+    def _headers(self, extra=None) -> dict:
+        h = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
+        h.update(extra or {})
+        return h
+
+    def _input(self, job: pb.Job) -> dict:
+        data = {"prompt": job.prompt}
+        if job.aspect_ratio:
+            data["aspect_ratio"] = job.aspect_ratio
+        if job.seconds:
+            data["duration"] = job.seconds
+        if job.reference_image:
+            data["image"] = (
+                f"data:{job.reference_mime or 'image/png'};base64,"
+                + base64.b64encode(job.reference_image).decode()
+            )
+        data.update(self.config.extra.get("input_defaults") or {})
+        return data
+
+    def submit(self, job: pb.Job) -> pb.Submitted:
+        extra = {}
+        if self.config.extra.get("cancel_after"):
+            extra["Cancel-After"] = str(self.config.extra["cancel_after"])
+        if ":" in job.model or len(job.model) == 64:
+            url, body = (
+                f"{self.root}/predictions",
+                {"version": job.model, "input": self._input(job)},
+            )
+        else:
+            url, body = (
+                f"{self.root}/models/{job.model.strip('/')}/predictions",
+                {"input": self._input(job)},
+            )
+        resp = request(
+            self.session,
+            "POST",
+            url,
+            self.config,
+            create=True,
+            headers=self._headers(extra),
+            json=body,
+        )
+        data = json_of(resp, create=True)
+        if not data.get("id"):
+            raise pb.AmbiguousError("Replicate accepted the request but sent no prediction id.")
+        urls = data.get("urls") if isinstance(data.get("urls"), dict) else {}
+        return pb.Submitted(
+            external_id=data["id"],
+            status=parse_prediction(data),
+            handles={k: urls[k] for k in ("get", "cancel") if urls.get(k)},
+        )
+
+    def _get(self, external_id: str, handles: dict) -> dict:
+        url = handles.get("get") or f"{self.root}/predictions/{external_id}"
+        return json_of(request(self.session, "GET", url, self.config, headers=self._headers()))
+
+    def status(self, external_id: str, handles: dict) -> pb.UpstreamStatus:
+        return parse_prediction(self._get(external_id, handles))
+
+    def download(self, external_id: str, handles: dict, variant: str = "video") -> pb.Download:
+        if variant != "video":
+            raise pb.NotFound(f"Replicate has no {variant}.")
+        status = self.status(external_id, handles)
+        url = status.result_urls.get("video")
+        if not url:
+            raise pb.ContentExpired("Replicate deleted this output (outputs last one hour).")
+        try:
+            resp = request(
+                self.session, "GET", url, self.config, stream=True, headers=self._headers()
+            )
+        except pb.NotFound as exc:
+            raise pb.ContentExpired(
+                "Replicate deleted this output (outputs last one hour)."
+            ) from exc
+        return stream_download(resp, "video/mp4")
+
+    def remix(self, external_id, handles, job):
+        raise pb.PermanentError("Replicate cannot remix videos.")
+
+    def cancel(self, external_id: str, handles: dict) -> None:
+        url = handles.get("cancel") or f"{self.root}/predictions/{external_id}/cancel"
+        request(
+            self.session, "POST", url, self.config, headers=self._headers(), allow=(404, 409, 422)
+        ).close()
+
+    def delete(self, external_id, handles):
+        raise pb.PermanentError("Replicate cannot delete predictions.")
+
+    def find_submitted(self, job: pb.Job, since: datetime) -> pb.Submitted | None:
+        data = json_of(
+            request(
+                self.session,
+                "GET",
+                f"{self.root}/predictions",
+                self.config,
+                headers=self._headers(),
+            )
+        )
+        for item in data.get("results") or []:
+            if not isinstance(item, dict):
+                continue
+            created = parse_time(item.get("created_at"))
+            if created is not None and created < since:
+                continue
+            if (item.get("input") or {}).get("prompt") != job.prompt:
+                continue
+            urls = item.get("urls") if isinstance(item.get("urls"), dict) else {}
+            return pb.Submitted(
+                external_id=item["id"],
+                status=parse_prediction(item),
+                handles={k: urls[k] for k in ("get", "cancel") if urls.get(k)},
+            )
+        return None
+
+    def check(self) -> pb.CheckResult:
+        try:
+            request(
+                self.session,
+                "GET",
+                f"{self.root}/predictions",
+                self.config,
+                headers=self._headers(),
+            ).close()
+        except pb.AuthError:
+            return pb.CheckResult(False, True, False, "Reachable, but Replicate refused the token.")
+        except pb.ProviderError as exc:
+            return pb.CheckResult(False, False, None, exc.message)
+        return pb.CheckResult(True, True, True, "Reachable and the token was accepted.")

@@ -1,0 +1,320 @@
+"""Configured providers: what they offer, how to reach them, how admins change them.
+
+The API key of a provider lives only in the environment variable named by
+``Provider.key_env``; it is read at call time and never stored, rendered or logged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..domain.catalog import ModelSpec, model_spec
+from ..domain.validation import ValidationError
+from ..extensions import db
+from ..models import Provider
+from ..providers import base as pb
+from ..providers.http import make_session
+from ..providers.registry import KINDS, build
+
+EXTRA_OPTIONS = ("watermark", "hd", "private", "n")
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,99}$")
+
+_session_lock = threading.Lock()
+_session = None
+
+
+def http_session():
+    """One pooled session per process, shared by every adapter and thread."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = make_session(pool_size=64)
+        return _session
+
+
+@dataclass(frozen=True)
+class Offer:
+    provider: Provider
+    spec: ModelSpec
+
+
+def api_key(provider: Provider) -> str | None:
+    return os.environ.get(provider.key_env) if provider.key_env else None
+
+
+def config_for(provider: Provider) -> pb.ProviderConfig:
+    cfg = current_app.config
+    return pb.ProviderConfig(
+        kind=provider.kind,
+        base_url=provider.base_url.rstrip("/"),
+        path_prefix=provider.path_prefix or "",
+        auth_style=provider.auth_style or "bearer",
+        api_key=api_key(provider),
+        connect_timeout=cfg["UPSTREAM_CONNECT_TIMEOUT"],
+        read_timeout=cfg["UPSTREAM_READ_TIMEOUT"],
+        extra=dict(provider.settings or {}),
+    )
+
+
+def adapter_for(provider: Provider) -> pb.Provider:
+    return build(config_for(provider), http_session())
+
+
+def capabilities(provider: Provider) -> frozenset[str]:
+    return KINDS[provider.kind].capabilities if provider.kind in KINDS else frozenset()
+
+
+def specs(provider: Provider) -> list[ModelSpec]:
+    return [
+        model_spec(name, entry or {}, provider.sizes or [], provider.seconds_options or [])
+        for name, entry in (provider.model_map or {}).items()
+    ]
+
+
+def enabled_providers() -> list[Provider]:
+    return list(
+        db.session.scalars(
+            select(Provider)
+            .where(Provider.enabled.is_(True))
+            .order_by(Provider.priority, Provider.id)
+        )
+    )
+
+
+def all_providers() -> list[Provider]:
+    return list(db.session.scalars(select(Provider).order_by(Provider.priority, Provider.id)))
+
+
+def offers() -> list[Offer]:
+    """Every (provider, model) a user may choose, best priority first."""
+    return [Offer(p, s) for p in enabled_providers() for s in specs(p)]
+
+
+def find_offer(model: str, provider_id: int | None = None) -> Offer:
+    for offer in offers():
+        if offer.spec.name == model and (provider_id is None or offer.provider.id == provider_id):
+            return offer
+    if provider_id is not None and db.session.get(Provider, provider_id) is None:
+        raise ValidationError({"provider": "That provider does not exist."}, "unknown_provider")
+    raise ValidationError(
+        {"model": f"The model “{model[:60]}” is not offered by an enabled provider."},
+        "unknown_model",
+    )
+
+
+# ---- admin: create / update / test ---------------------------------------------------
+
+
+def save_provider(data: dict, provider: Provider | None = None) -> Provider:
+    """Validate and store a provider definition (admin page and CLI)."""
+    errors: dict[str, str] = {}
+    name = (data.get("name") or "").strip()
+    if not name or len(name) > 80:
+        errors["name"] = "Give the provider a name (up to 80 characters)."
+    elif db.session.scalar(
+        select(Provider.id).where(
+            Provider.name == name, Provider.id != (provider.id if provider else -1)
+        )
+    ):
+        errors["name"] = "Another provider already has this name."
+    kind = data.get("kind") or ""
+    if kind not in KINDS:
+        errors["kind"] = "Choose a provider kind."
+    base_url = (data.get("base_url") or "").strip()
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        errors["base_url"] = "Enter an http(s) URL, e.g. https://gateway.example.com"
+    prefix = (data.get("path_prefix") or "").strip()
+    if prefix and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix):
+        errors["path_prefix"] = "Use a path like /v1 or /sora/v1 (or leave empty)."
+    auth_style = data.get("auth_style") or "bearer"
+    if auth_style not in ("bearer", "raw"):
+        errors["auth_style"] = "Choose Bearer or raw key."
+    key_env = (data.get("key_env") or "").strip() or None
+    if key_env and not _ENV_NAME.fullmatch(key_env):
+        errors["key_env"] = (
+            "Use an environment variable NAME such as GATEWAY_API_KEY (not the key)."
+        )
+    model_map = data.get("model_map")
+    if not isinstance(model_map, dict) or not model_map:
+        errors["model_map"] = (
+            'Map at least one model, e.g. {"sora_video2": {"upstream": "sora-2"}}.'
+        )
+    else:
+        for key, entry in model_map.items():
+            if not isinstance(entry, dict) or not re.fullmatch(
+                r"[A-Za-z0-9._:/-]{1,100}", str(key)
+            ):
+                errors["model_map"] = (
+                    f'Model “{str(key)[:40]}” needs an object like {{"upstream": "sora-2"}}.'
+                )
+                break
+    sizes = data.get("sizes") or []
+    if not all(isinstance(s, str) and re.fullmatch(r"\d{2,5}x\d{2,5}", s) for s in sizes):
+        errors["sizes"] = "Sizes look like 1280x720, separated by commas."
+    seconds = data.get("seconds_options") or []
+    if not all(isinstance(s, int) and 1 <= s <= 600 for s in seconds):
+        errors["seconds_options"] = "Durations are whole seconds between 1 and 600."
+    extra = [o for o in (data.get("extra_options") or []) if o in EXTRA_OPTIONS]
+    try:
+        price = float(data.get("price_per_second") or 0)
+        max_rps = float(data.get("max_rps") or 10)
+        priority = int(data.get("priority") or 100)
+        if price < 0 or max_rps <= 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors["price_per_second"] = (
+            "Price, requests per second and priority must be positive numbers."
+        )
+    if errors:
+        raise ValidationError(errors, "invalid_provider")
+    provider = provider or Provider()
+    provider.name = name
+    provider.kind = kind
+    provider.base_url = base_url.rstrip("/")
+    provider.path_prefix = prefix
+    provider.auth_style = auth_style
+    provider.key_env = key_env
+    provider.model_map = model_map
+    provider.sizes = sizes
+    provider.seconds_options = seconds
+    provider.extra_options = extra
+    provider.settings = data.get("settings") or {}
+    provider.price_per_second = price
+    provider.max_rps = max_rps
+    provider.priority = priority
+    provider.enabled = bool(data.get("enabled", True))
+    db.session.add(provider)
+    db.session.commit()
+    return provider
+
+
+def set_enabled(provider_id: int, enabled: bool) -> Provider | None:
+    provider = db.session.get(Provider, provider_id)
+    if provider:
+        provider.enabled = enabled
+        db.session.commit()
+    return provider
+
+
+def test_connection(provider: Provider) -> pb.CheckResult:
+    """Reachability and auth, without creating a job."""
+    if provider.key_env and not api_key(provider):
+        return pb.CheckResult(
+            ok=False,
+            reachable=False,
+            authenticated=False,
+            message=f"The environment variable {provider.key_env} is not set on this server.",
+        )
+    try:
+        return adapter_for(provider).check()
+    except pb.ProviderError as exc:
+        return pb.CheckResult(ok=False, reachable=False, authenticated=None, message=exc.message)
+
+
+SIMULATOR_VIDEO_MODELS = {
+    "sora_video2": {
+        "upstream": "sora-2",
+        "label": "Sora 2 · standard (16:9)",
+        "size": "1280x720",
+        "aspect_ratio": "16:9",
+        "seconds": 10,
+    },
+    "sora_video2-landscape": {
+        "upstream": "sora-2",
+        "label": "Sora 2 · landscape",
+        "size": "1280x720",
+        "aspect_ratio": "16:9",
+        "seconds": 10,
+    },
+    "sora_video2-portrait": {
+        "upstream": "sora-2",
+        "label": "Sora 2 · portrait",
+        "size": "720x1280",
+        "aspect_ratio": "9:16",
+        "seconds": 10,
+    },
+}
+
+SIMULATOR_GEMINI_MODELS = {
+    "veo-3.1": {
+        "upstream": "veo-3.1-generate-preview",
+        "label": "Veo 3.1",
+        "size": "1280x720",
+        "aspect_ratio": "16:9",
+        "seconds": 8,
+        "seconds_options": [4, 6, 8],
+    },
+    "gemini-2.5-flash-imagen": {
+        "upstream": "gemini-3.1-flash-image",
+        "label": "Gemini image",
+        "media_type": "IMAGE",
+        "size": "1024x1024",
+        "aspect_ratio": "1:1",
+    },
+    "gemini-2.5-flash-imagen-edit": {
+        "upstream": "gemini-3.1-flash-image",
+        "label": "Gemini image edit (needs a reference image)",
+        "media_type": "IMAGE",
+        "size": "1024x1024",
+        "aspect_ratio": "1:1",
+        "requires_image": True,
+    },
+}
+
+
+def seed_simulator(url: str) -> list[Provider]:
+    """Register the built-in simulator (OpenAI-Videos and Gemini flavours) as the default
+    providers, unless providers exist already. Idempotent: ``make run`` calls it each time."""
+    if db.session.scalar(select(Provider.id).limit(1)):
+        rows = all_providers()
+        for row in rows:  # follow a changed simulator port
+            if (row.settings or {}).get("simulator"):
+                row.base_url = url.rstrip("/")
+        db.session.commit()
+        return rows
+    rows = [
+        save_provider(
+            {
+                "name": "Simulator (OpenAI Videos)",
+                "kind": "openai",
+                "base_url": url,
+                "path_prefix": "/v1",
+                "auth_style": "bearer",
+                "key_env": "REELAY_SIM_KEY",
+                "model_map": SIMULATOR_VIDEO_MODELS,
+                "sizes": ["1280x720", "720x1280", "1024x1024"],
+                "seconds_options": [4, 8, 10, 12],
+                "extra_options": ["watermark", "hd", "private"],
+                "settings": {"simulator": True},
+                "price_per_second": 0.10,
+                "max_rps": 50,
+                "priority": 10,
+            }
+        ),
+        save_provider(
+            {
+                "name": "Simulator (Gemini)",
+                "kind": "gemini",
+                "base_url": url,
+                "path_prefix": "/v1beta",
+                "auth_style": "raw",
+                "key_env": "REELAY_SIM_KEY",
+                "model_map": SIMULATOR_GEMINI_MODELS,
+                "sizes": ["1280x720", "720x1280", "1024x1024"],
+                "seconds_options": [4, 6, 8],
+                "settings": {"simulator": True},
+                "price_per_second": 0.15,
+                "max_rps": 50,
+                "priority": 20,
+            }
+        ),
+    ]
+    return rows

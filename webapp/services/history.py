@@ -1,0 +1,211 @@
+"""The history list: filters, search, sort and pagination that stay fast at a million
+rows (index-backed ordering, a bounded count instead of a full-table count)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from ..domain import statuses as st
+from ..extensions import db
+from ..models import Provider, User, VideoTask
+
+PAGE_SIZE = 20
+COUNT_CAP = 10_000
+SORTS = {"created": "created", "completed": "completed", "duration": "duration"}
+
+
+@dataclass
+class Query:
+    page: int = 1
+    page_size: int = PAGE_SIZE
+    status: str | None = None
+    media_type: str | None = None
+    model: str | None = None
+    provider_id: int | None = None
+    user_id: int | None = None  # admin "all tasks" filter
+    q: str | None = None
+    sort: str = "created"
+    order: str = "desc"
+
+    def args(self, **override) -> dict:
+        data = {
+            "page": self.page,
+            "status": self.status,
+            "media_type": self.media_type,
+            "model": self.model,
+            "provider": self.provider_id,
+            "q": self.q,
+            "sort": self.sort if self.sort != "created" else None,
+            "order": self.order if self.order != "desc" else None,
+            "user": self.user_id,
+        }
+        data.update(override)
+        return {
+            k: v
+            for k, v in data.items()
+            if v not in (None, "", 1) or (k == "page" and v != 1 and v)
+        }
+
+
+@dataclass
+class Page:
+    items: list
+    page: int
+    page_size: int
+    total: int
+    capped: bool
+    query: Query
+    pages: list = field(default_factory=list)
+
+    @property
+    def last_page(self) -> int:
+        return max(1, math.ceil(self.total / self.page_size))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.last_page or (self.capped and len(self.items) == self.page_size)
+
+
+def _int(value, default=None, lo=None, hi=None):
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        return default
+    if lo is not None and v < lo:
+        return default
+    if hi is not None and v > hi:
+        return hi
+    return v
+
+
+def parse_query(args, page_size: int = PAGE_SIZE) -> Query:
+    status = (args.get("status") or "").upper() or None
+    media = (args.get("media_type") or args.get("mediaType") or "").upper() or None
+    sort = args.get("sort") or "created"
+    order = (args.get("order") or "desc").lower()
+    return Query(
+        page=_int(args.get("page"), 1, lo=1, hi=1_000_000),
+        page_size=page_size,
+        status=status if status in st.ALL else None,
+        media_type=media if media in st.MEDIA_TYPES else None,
+        model=(args.get("model") or "")[:100] or None,
+        provider_id=_int(args.get("provider"), None, lo=1),
+        user_id=_int(args.get("user"), None, lo=1),
+        q=(args.get("q") or "").strip()[:200] or None,
+        sort=sort if sort in SORTS else "created",
+        order=order if order in ("asc", "desc") else "desc",
+    )
+
+
+def _filtered(user: User | None, q: Query):
+    stmt = select(VideoTask)
+    if user is not None:
+        stmt = stmt.where(VideoTask.user_id == user.id)
+    elif q.user_id:
+        stmt = stmt.where(VideoTask.user_id == q.user_id)
+    if q.status:
+        stmt = stmt.where(VideoTask.status == q.status)
+    if q.media_type:
+        stmt = stmt.where(VideoTask.media_type == q.media_type)
+    if q.model:
+        stmt = stmt.where(VideoTask.model == q.model)
+    if q.provider_id:
+        stmt = stmt.where(VideoTask.provider_id == q.provider_id)
+    if q.q:
+        escaped = q.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(VideoTask.prompt.ilike(f"%{escaped}%", escape="\\"))
+    return stmt
+
+
+def _ordered(stmt, q: Query):
+    desc = q.order == "desc"
+    if q.sort == "completed":
+        stmt = stmt.where(VideoTask.completed_at.is_not(None))
+        cols = [VideoTask.completed_at, VideoTask.id]
+    elif q.sort == "duration":
+        stmt = stmt.where(VideoTask.completed_at.is_not(None))
+        if db.engine.dialect.name == "sqlite":
+            expr = func.julianday(VideoTask.completed_at) - func.julianday(VideoTask.created_at)
+        else:
+            expr = VideoTask.completed_at - VideoTask.created_at
+        cols = [expr, VideoTask.id]
+    else:
+        cols = [VideoTask.created_at, VideoTask.id]
+    return stmt.order_by(*[c.desc() if desc else c.asc() for c in cols])
+
+
+def page_for(user: User | None, q: Query) -> Page:
+    """``user=None`` means every user's tasks (admin)."""
+    base = _filtered(user, q)
+    if q.sort in ("completed", "duration"):
+        base = base.where(VideoTask.completed_at.is_not(None))
+    count_stmt = select(func.count()).select_from(
+        base.with_only_columns(VideoTask.id).limit(COUNT_CAP + 1).subquery()
+    )
+    total = db.session.scalar(count_stmt) or 0
+    capped = total > COUNT_CAP
+    total = min(total, COUNT_CAP)
+    last = max(1, math.ceil(total / q.page_size))
+    if q.page > last and not capped:
+        q.page = last
+    items = list(
+        db.session.scalars(_ordered(base, q).offset((q.page - 1) * q.page_size).limit(q.page_size))
+    )
+    page = Page(
+        items=items, page=q.page, page_size=q.page_size, total=total, capped=capped, query=q
+    )
+    page.pages = _window(q.page, page.last_page)
+    return page
+
+
+def _window(current: int, last: int, width: int = 2) -> list[int | None]:
+    """1 … 4 5 [6] 7 8 … 50 (None marks a gap)."""
+    pages = {1, last, *range(max(1, current - width), min(last, current + width) + 1)}
+    out: list[int | None] = []
+    prev = 0
+    for p in sorted(pages):
+        if p - prev > 1:
+            out.append(None)
+        out.append(p)
+        prev = p
+    return out
+
+
+def recent(user: User, limit: int = 5) -> list[VideoTask]:
+    return list(
+        db.session.scalars(
+            select(VideoTask)
+            .where(VideoTask.user_id == user.id)
+            .order_by(VideoTask.created_at.desc(), VideoTask.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def remixes_of(task: VideoTask) -> list[VideoTask]:
+    return list(
+        db.session.scalars(
+            select(VideoTask)
+            .where(VideoTask.remix_of_id == task.id, VideoTask.user_id == task.user_id)
+            .order_by(VideoTask.id)
+        )
+    )
+
+
+def filter_choices(user: User | None) -> dict:
+    """Models and providers to offer in the filter bar (from configuration, not a scan)."""
+    providers = list(db.session.scalars(select(Provider).order_by(Provider.priority, Provider.id)))
+    models = sorted({m for p in providers for m in (p.model_map or {})})
+    return {
+        "statuses": st.ALL,
+        "media_types": st.MEDIA_TYPES,
+        "models": models,
+        "providers": providers,
+    }

@@ -1,0 +1,181 @@
+"""Statistics for one user or everyone: counts, success rate, generation time
+percentiles, per model / provider / day, seconds generated and cost.
+
+A few grouped queries over an indexed date range; never a row-by-row scan in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, case, func, select
+
+from ..domain import statuses as st
+from ..extensions import db
+from ..models import Provider, VideoTask
+from ..models.base import utcnow
+
+DEFAULT_DAYS = 30
+
+
+@dataclass
+class Report:
+    date_from: date
+    date_to: date
+    by_status: dict = field(default_factory=dict)
+    total: int = 0
+    success_rate: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+    seconds_generated: int = 0
+    cost: float = 0.0
+    per_model: list = field(default_factory=list)
+    per_provider: list = field(default_factory=list)
+    per_day: list = field(default_factory=list)
+
+
+def parse_range(date_from: str | None, date_to: str | None) -> tuple[date, date]:
+    today = utcnow().date()
+
+    def parse(value, default):
+        try:
+            return date.fromisoformat(value) if value else default
+        except ValueError:
+            return default
+
+    end = parse(date_to, today)
+    start = parse(date_from, end - timedelta(days=DEFAULT_DAYS - 1))
+    if start > end:
+        start, end = end, start
+    if (end - start).days > 366:
+        start = end - timedelta(days=366)
+    return start, end
+
+
+def _duration_expr():
+    if db.engine.dialect.name == "sqlite":
+        return (
+            func.julianday(VideoTask.completed_at) - func.julianday(VideoTask.created_at)
+        ) * 86400.0
+    return func.extract("epoch", VideoTask.completed_at - VideoTask.created_at)
+
+
+def _percentiles(where) -> tuple[float | None, float | None]:
+    dur = _duration_expr()
+    done = and_(*where, VideoTask.status == st.COMPLETED, VideoTask.completed_at.is_not(None))
+    if db.engine.dialect.name == "postgresql":
+        row = db.session.execute(
+            select(
+                func.percentile_cont(0.5).within_group(dur),
+                func.percentile_cont(0.95).within_group(dur),
+            ).where(done)
+        ).one()
+        return (
+            float(row[0]) if row[0] is not None else None,
+            float(row[1]) if row[1] is not None else None,
+        )
+    n = db.session.scalar(select(func.count()).where(done)) or 0
+    if not n:
+        return None, None
+
+    def nth(q):
+        k = min(n - 1, max(0, round(q * (n - 1))))
+        return db.session.scalar(select(dur).where(done).order_by(dur).offset(k).limit(1))
+
+    return nth(0.5), nth(0.95)
+
+
+def report(
+    user_id: int | None = None, date_from: str | None = None, date_to: str | None = None
+) -> Report:
+    start, end = parse_range(date_from, date_to)
+    where = [
+        VideoTask.created_at >= datetime.combine(start, datetime.min.time()),
+        VideoTask.created_at < datetime.combine(end + timedelta(days=1), datetime.min.time()),
+    ]
+    if user_id is not None:
+        where.append(VideoTask.user_id == user_id)
+    rep = Report(date_from=start, date_to=end)
+
+    completed = case((VideoTask.status == st.COMPLETED, 1), else_=0)
+    failed = case((VideoTask.status == st.FAILED, 1), else_=0)
+    secs = case((VideoTask.status == st.COMPLETED, func.coalesce(VideoTask.seconds, 0)), else_=0)
+    cost = case((VideoTask.status == st.COMPLETED, func.coalesce(VideoTask.cost, 0)), else_=0)
+
+    for status, count in db.session.execute(
+        select(VideoTask.status, func.count()).where(*where).group_by(VideoTask.status)
+    ):
+        rep.by_status[status] = count
+    rep.total = sum(rep.by_status.values())
+    ended = sum(rep.by_status.get(s, 0) for s in (st.COMPLETED, st.FAILED))
+    rep.success_rate = (rep.by_status.get(st.COMPLETED, 0) / ended) if ended else None
+
+    rows = db.session.execute(
+        select(
+            VideoTask.model,
+            VideoTask.provider_id,
+            func.count(),
+            func.sum(completed),
+            func.sum(failed),
+            func.sum(secs),
+            func.sum(cost),
+        )
+        .where(*where)
+        .group_by(VideoTask.model, VideoTask.provider_id)
+    ).all()
+    names = dict(db.session.execute(select(Provider.id, Provider.name)).all())
+    models: dict = {}
+    providers: dict = {}
+    for model, pid, n, ok, bad, s, c in rows:
+        for bucket, key in ((models, model), (providers, names.get(pid, "(removed)"))):
+            agg = bucket.setdefault(
+                key,
+                {"name": key, "total": 0, "completed": 0, "failed": 0, "seconds": 0, "cost": 0.0},
+            )
+            agg["total"] += n
+            agg["completed"] += int(ok or 0)
+            agg["failed"] += int(bad or 0)
+            agg["seconds"] += int(s or 0)
+            agg["cost"] += float(c or 0)
+    rep.per_model = sorted(models.values(), key=lambda a: -a["total"])
+    rep.per_provider = sorted(providers.values(), key=lambda a: -a["total"])
+    rep.seconds_generated = sum(a["seconds"] for a in rep.per_model)
+    rep.cost = round(sum(a["cost"] for a in rep.per_model), 2)
+
+    day = func.date(VideoTask.created_at)
+    per_day = {
+        str(d): (n, int(ok or 0), int(bad or 0))
+        for d, n, ok, bad in db.session.execute(
+            select(day, func.count(), func.sum(completed), func.sum(failed))
+            .where(*where)
+            .group_by(day)
+        )
+    }
+    rep.per_day = []
+    d = start
+    while d <= end:
+        n, ok, bad = per_day.get(d.isoformat(), (0, 0, 0))
+        rep.per_day.append({"date": d, "total": n, "completed": ok, "failed": bad})
+        d += timedelta(days=1)
+    rep.p50, rep.p95 = _percentiles(where)
+    return rep
+
+
+def api_counts(user_id: int) -> dict:
+    """The replaced backend's /api/video/stats shape (all time)."""
+    counts = dict(
+        db.session.execute(
+            select(VideoTask.status, func.count())
+            .where(VideoTask.user_id == user_id)
+            .group_by(VideoTask.status)
+        ).all()
+    )
+    return {
+        "total": sum(counts.values()),
+        "completed": counts.get(st.COMPLETED, 0),
+        "failed": counts.get(st.FAILED, 0),
+        "processing": counts.get(st.PROCESSING, 0),
+        "queued": counts.get(st.QUEUED, 0),
+        "cancelled": counts.get(st.CANCELLED, 0),
+    }

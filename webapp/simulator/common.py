@@ -1,0 +1,80 @@
+"""Shared helpers for the simulator's protocol routes: auth, faults, latency, files."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+
+from flask import Response, current_app, jsonify, request
+
+from . import media
+from .state import Job, State
+
+
+def state() -> State:
+    return current_app.extensions["sim_state"]
+
+
+def key_ok(provided: str | None) -> bool:
+    return bool(provided) and provided == state().config["API_KEY"]
+
+
+def drop_connection() -> Response:
+    """Close the socket without any HTTP response (the client sees a reset)."""
+    sock = request.environ.get("werkzeug.socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    return Response(b"", status=500)
+
+
+def apply_fault(op: str, protocol: str, error_body):
+    """Return a response for a queued fault, or None to go on. ``drop_after_create`` is
+    handled by the create routes (they must create first)."""
+    f = state().take_fault(op, protocol)
+    if f is None:
+        return None
+    kind = str(f.get("kind"))
+    if kind == "drop_after_create":
+        return ("after", f)
+    if kind == "slow":
+        time.sleep(float(f.get("delay", 3.0)))
+        return None
+    if kind == "drop":
+        return drop_connection()
+    if kind == "malformed":
+        return Response(b'{"id": "video_', status=200, mimetype="application/json")
+    status = int(kind)
+    body, status = error_body(
+        status, "Simulated failure." if status != 429 else "Rate limit reached; slow down."
+    )
+    resp = jsonify(body)
+    resp.status_code = status
+    if status == 429:
+        resp.headers["Retry-After"] = str(int(f.get("retry_after", 2)))
+    return resp
+
+
+def latency() -> None:
+    ms = state().config.get("STATUS_LATENCY_MS") or 0
+    if ms:
+        time.sleep(float(ms) / 1000)
+
+
+def file_response(job: Job, variant: str) -> Response:
+    if job.media == "image":
+        data = media.image_png(job.prompt, job.size)
+        ctype = "image/png"
+    else:
+        assets = media.video_assets(job.prompt, job.size, job.seconds)
+        if variant not in assets:
+            return Response(status=404)
+        data = assets[variant]
+        ctype = media.CONTENT_TYPES[variant]
+    resp = Response(data, mimetype=ctype)
+    return resp.make_conditional(request, accept_ranges=True, complete_length=len(data))
+
+
+def base_url() -> str:
+    return request.host_url.rstrip("/")

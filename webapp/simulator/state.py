@@ -1,0 +1,174 @@
+"""The simulator's in-memory world: jobs advancing on a (skippable) clock, counters,
+configuration and queued faults. One lock; status reads are a dict lookup."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+DEFAULTS = {
+    "API_KEY": None,  # filled from REELAY_SIM_KEY, else "sim-key"
+    "QUEUE_SECONDS": 2.0,
+    "RUN_SECONDS": 10.0,
+    "FAILURE_RATE": 0.0,
+    "EXPIRE_SECONDS": 3600.0,
+    "STATUS_LATENCY_MS": 0,
+    "POLL_AFTER_MS": None,
+    "OPENAI_QUIRKS": False,
+    "ALLOWED_SECONDS": ["4", "6", "8", "10", "12", "15", "16", "20"],
+    "ALLOWED_SIZES": [
+        "720x1280",
+        "1280x720",
+        "1024x1792",
+        "1792x1024",
+        "1024x1024",
+        "1920x1080",
+        "1080x1920",
+    ],
+}
+
+
+@dataclass
+class Job:
+    id: str
+    protocol: str  # openai | fal | replicate | gemini
+    model: str
+    prompt: str
+    size: str
+    seconds: int
+    created: float
+    queue_s: float
+    run_s: float
+    fail: bool = False
+    media: str = "video"  # video | image
+    remixed_from: str | None = None
+    cancelled_at: float | None = None
+    expired: bool = False
+    deleted: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def phase(self, now: float) -> tuple[str, int]:
+        """(state, progress) with state in queued | in_progress | completed | failed | cancelled."""
+        if self.cancelled_at is not None:
+            return "cancelled", 0
+        t = now - self.created
+        if t < self.queue_s:
+            return "queued", 0
+        if t < self.queue_s + self.run_s:
+            return "in_progress", min(99, int((t - self.queue_s) / self.run_s * 100))
+        return ("failed", 100) if self.fail else ("completed", 100)
+
+    @property
+    def done_at(self) -> float:
+        return self.created + self.queue_s + self.run_s
+
+
+class State:
+    def __init__(self, config: dict | None = None):
+        self.lock = threading.Lock()
+        self.config = dict(DEFAULTS)
+        self.config["API_KEY"] = os.environ.get("REELAY_SIM_KEY") or "sim-key"
+        self.config.update(config or {})
+        self.reset(keep_config=True)
+
+    def reset(self, keep_config: bool = True) -> None:
+        with self.lock:
+            self.jobs: dict[str, Job] = {}
+            self.order: list[str] = []
+            self.offset = 0.0
+            self.faults: list[dict] = []
+            self.created_by_key: dict[str, int] = {}
+            self.requests: dict[str, int] = {}
+            if not keep_config:
+                key = self.config["API_KEY"]
+                self.config = dict(DEFAULTS, API_KEY=key)
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self.offset += float(seconds)
+
+    def count(self, op: str) -> None:
+        with self.lock:
+            self.requests[op] = self.requests.get(op, 0) + 1
+
+    def take_fault(self, op: str, protocol: str) -> dict | None:
+        with self.lock:
+            for i, f in enumerate(self.faults):
+                if f.get("op", "any") in (op, "any") and f.get("protocol", "any") in (
+                    protocol,
+                    "any",
+                ):
+                    f["count"] = int(f.get("count", 1)) - 1
+                    if f["count"] <= 0:
+                        self.faults.pop(i)
+                    return dict(f)
+        return None
+
+    def create(
+        self,
+        protocol: str,
+        model: str,
+        prompt: str,
+        size: str,
+        seconds: int,
+        key: str | None,
+        media: str = "video",
+        remixed_from: str | None = None,
+        job_id: str | None = None,
+    ) -> Job:
+        cfg = self.config
+        slow = 5 if "[slow]" in prompt else 1
+        fail = "[fail]" in prompt or random.random() < float(cfg["FAILURE_RATE"] or 0)
+        job = Job(
+            id=job_id or _new_id(protocol),
+            protocol=protocol,
+            model=model,
+            prompt=prompt,
+            size=size,
+            seconds=seconds,
+            created=self.now(),
+            queue_s=float(cfg["QUEUE_SECONDS"]) * slow,
+            run_s=max(float(cfg["RUN_SECONDS"]) * slow, 0.001),
+            fail=fail,
+            media=media,
+            remixed_from=remixed_from,
+        )
+        with self.lock:
+            self.jobs[job.id] = job
+            self.order.append(job.id)
+            counter_key = key or prompt
+            self.created_by_key[counter_key] = self.created_by_key.get(counter_key, 0) + 1
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        job = self.jobs.get(job_id)
+        return None if job is None or job.deleted else job
+
+    def is_expired(self, job: Job) -> bool:
+        return job.expired or self.now() > job.done_at + float(self.config["EXPIRE_SECONDS"])
+
+    def stats(self) -> dict:
+        with self.lock:
+            return {
+                "jobs": len(self.jobs),
+                "created_total": sum(self.created_by_key.values()),
+                "created_by_key": dict(self.created_by_key),
+                "requests": dict(self.requests),
+            }
+
+
+def _new_id(protocol: str) -> str:
+    if protocol == "openai":
+        return "video_" + uuid.uuid4().hex
+    if protocol == "replicate":
+        return uuid.uuid4().hex[:26]
+    if protocol == "gemini":
+        return uuid.uuid4().hex[:12]
+    return str(uuid.uuid4())
