@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
+# The simulator and Reelay agree on this key; it is not a secret (local fake upstream).
+export REELAY_SIM_KEY ?= sim-key
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SIM_PORT ?= 8001

@@ -25,6 +25,20 @@ from webapp.simulator.server import SimulatorServer  # noqa: E402
 SIZES = {"desktop": (1280, 860), "phone": (390, 844)}
 
 
+def _wait_until_done(app, video_id: str, limit: float = 60) -> None:
+    from webapp.models import VideoTask
+
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        with app.app_context():
+            task = db.session.scalar(db.select(VideoTask).where(VideoTask.video_id == video_id))
+            if task.is_terminal:
+                return
+        with app.app_context():
+            poller.run_until_idle(app)
+        time.sleep(1)
+
+
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp())
@@ -86,9 +100,7 @@ def main(out: Path) -> None:
         page.goto(base + "/tasks/new")
         page.fill("#prompt", "A lighthouse in a storm, waves crashing, dramatic light")
         shot("new-task")
-        time.sleep(10)
-        with app.app_context():
-            poller.run_until_idle(app)
+        _wait_until_done(app, running_url.rsplit("/", 1)[-1])
         shot("task", running_url, wait=1.5)
         shot("history", "/tasks")
         shot("stats", "/stats")

@@ -47,6 +47,6 @@ def start(app: Flask) -> BackgroundScheduler:
     )
     sched.start()
     app.extensions["reelay_scheduler"] = sched
-    atexit.register(lambda: sched.shutdown(wait=False))
+    atexit.register(lambda: sched.running and sched.shutdown(wait=False))
     log.info("poller scheduled every %.1fs", interval)
     return sched

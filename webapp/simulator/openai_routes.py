@@ -125,7 +125,10 @@ def make_blueprint(name: str, prefix: str) -> Blueprint:
         )
         if isinstance(fault, tuple):
             return drop_connection()
-        return jsonify(video_json(job))
+        resp = jsonify(video_json(job))
+        if st.config.get("POLL_AFTER_MS"):
+            resp.headers["openai-poll-after-ms"] = str(st.config["POLL_AFTER_MS"])
+        return resp
 
     @bp.get("/videos")
     def list_videos():

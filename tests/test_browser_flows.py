@@ -1,0 +1,167 @@
+"""The dashboard in Debian's Chromium: submit → live progress → playable video →
+refresh → remix; history paging and filters; admin stats; phone width."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from webapp.domain import statuses as st
+from webapp.services import scheduler
+
+from . import factories
+from .browser_support import CHROMIUM, CHROMIUM_ARGS, LiveServer, require_browser
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser(sim_app, backend):
+    if backend != "sqlite":
+        pytest.skip("browser flows run once, on SQLite")
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def live(sim_app, sim):
+    sim_app.config["POLL_INTERVAL_SECONDS"] = 0.5
+    sim.set_config(QUEUE_SECONDS=0, RUN_SECONDS=8, POLL_AFTER_MS=1000)
+    scheduler.start(sim_app)
+    with LiveServer(sim_app) as server:
+        yield server
+    sim_app.extensions["reelay_scheduler"].shutdown(wait=False)
+    sim.set_config(POLL_AFTER_MS=None)
+
+
+def register(page, base, email="ada@example.com"):
+    page.goto(base + "/auth/register")
+    page.fill("#email", email)
+    page.fill("#password", "correct horse")
+    page.fill("#confirm", "correct horse")
+    page.click("form button[type=submit]")
+    page.wait_for_load_state()
+
+
+def progress_value(page) -> int:
+    el = page.query_selector("#task-live progress")
+    return int(el.get_attribute("value")) if el else 100
+
+
+def test_submit_watch_play_refresh_remix(browser, live, sim):
+    page = browser.new_page()
+    register(page, live.url)
+    page.goto(live.url + "/tasks/new")
+    page.fill("#prompt", "A paper boat drifting down a rainy street")
+    assert "41 / 32,000" in page.inner_text("#prompt-count")
+    page.select_option("#seconds", "4")
+    assert "Estimated cost: $0.40" in page.inner_text("#estimate")
+    page.dblclick("#submit-task")  # a double-click still makes one task
+    page.wait_for_url(re.compile(r"/tasks/video_[0-9a-f]{32}$"))
+    video_id = page.url.rsplit("/", 1)[-1]
+
+    seen = set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = page.get_attribute("#task-live", "data-status")
+        seen.add(progress_value(page))
+        if status == "COMPLETED":
+            break
+        time.sleep(0.4)
+    assert page.get_attribute("#task-live", "data-status") == "COMPLETED"
+    assert len({v for v in seen if 0 < v < 100}) >= 1, f"progress never advanced visibly: {seen}"
+    assert sim.stats()["created_total"] == 1
+
+    ready, duration = page.eval_on_selector(
+        "#player",
+        """v => new Promise(done => {
+            const report = () => done([v.readyState, v.duration]);
+            if (v.readyState >= 1) report(); else v.addEventListener('loadedmetadata', report);
+            setTimeout(report, 8000);
+        })""",
+    )
+    assert ready >= 1 and duration > 1, (ready, duration)
+
+    page.click("text=Refresh URL")
+    page.wait_for_selector(".refreshed", timeout=15000)
+    assert "Refreshed" in page.inner_text("#refresh-info")
+
+    page.fill("#remix-prompt", "The same boat, at night")
+    page.click(".remix-form button[type=submit]")
+    page.wait_for_url(lambda url: video_id not in url and "/tasks/video_" in url)
+    assert page.url.rsplit("/", 1)[-1] != video_id
+    assert "REMIX OF" in page.inner_text(".facts").upper()
+    page.close()
+
+
+def test_history_paging_filters_and_back(browser, live, sim_app):
+    page = browser.new_page()
+    register(page, live.url)
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import User
+
+    with sim_app.app_context():
+        uid = db.session.scalar(select(User.id))
+    for i in range(30):
+        factories.task(
+            sim_app,
+            uid,
+            status=st.FAILED if i % 10 == 0 else st.COMPLETED,
+            prompt=f"clip {i:02d}",
+            minutes_ago=i,
+        )
+    page.goto(live.url + "/tasks")
+    assert "30 tasks" in page.inner_text("#history")
+    page.click(".pager a.next")
+    page.wait_for_url(re.compile(r"page=2"))
+    assert "clip 20" in page.inner_text("#history")
+    page.go_back()
+    page.wait_for_url(re.compile(r"/tasks$"))
+    assert "clip 00" in page.inner_text("#history")
+    page.select_option("select[name=status]", "FAILED")
+    page.wait_for_url(re.compile(r"status=FAILED"))
+    page.wait_for_function("document.querySelector('#history').innerText.includes('3 tasks')")
+    page.reload()
+    assert "3 tasks" in page.inner_text("#history")
+    page.close()
+
+
+def test_admin_reviews_stats(browser, live, sim_app):
+    page = browser.new_page()
+    register(page, live.url, "admin@example.com")
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import User
+
+    with sim_app.app_context():
+        uid = db.session.scalar(select(User.id))
+    factories.task(sim_app, uid, status=st.COMPLETED, took=20)
+    factories.task(sim_app, uid, status=st.FAILED)
+    page.goto(live.url + "/admin/stats")
+    text = page.inner_text("#stats")
+    assert "50.0%" in text and "Per provider" in text
+    assert page.query_selector("figure.chart svg rect") is not None
+    page.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/tasks/new", "/tasks", "/stats", "/admin/providers", "/admin/stats", "/settings/"],
+)
+def test_phone_width_has_no_horizontal_scroll(browser, live, path):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    register(page, live.url)
+    page.goto(live.url + path)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"{path} is {width}px wide at 390px"
+    page.close()
