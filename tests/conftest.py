@@ -3,11 +3,14 @@ reachable (TEST_DATABASE_URL or the local server), on PostgreSQL too."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from webapp import create_app
 from webapp.config import normalize_db_url
@@ -19,17 +22,34 @@ PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def _pg_url() -> str | None:
+    """A private database for this test run on the configured server, so parallel runs
+    (and whatever else lives in TEST_DATABASE_URL) never see each other's rows."""
     url = normalize_db_url(os.environ.get("TEST_DATABASE_URL") or PG_DEFAULT)
     try:
-        engine = create_engine(url, connect_args={"connect_timeout": 2})
+        engine = create_engine(
+            url, connect_args={"connect_timeout": 2}, isolation_level="AUTOCOMMIT"
+        )
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        engine.dispose()
     except Exception:  # noqa: BLE001 - unreachable means "skip PostgreSQL"
         if os.environ.get("TEST_DATABASE_URL"):
             raise
         return None
-    return url
+    name = f"reelay_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception:  # noqa: BLE001 - no CREATEDB privilege: use the given database
+        engine.dispose()
+        return url
+
+    def drop():
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+    atexit.register(drop)
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 PG_URL = _pg_url()

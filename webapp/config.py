@@ -103,7 +103,7 @@ def load_config() -> dict:
         "SCHEDULER_ENABLED": env_bool("REELAY_SCHEDULER", True),
         "POLL_INTERVAL_SECONDS": env_float("REELAY_POLL_INTERVAL", 2.0),
         "POLL_BATCH": env_int("REELAY_POLL_BATCH", 200, minimum=1),
-        "POLL_WORKERS": env_int("REELAY_POLL_WORKERS", 16, minimum=1),
+        "POLL_WORKERS": env_int("REELAY_POLL_WORKERS", 32, minimum=1),
         "LEASE_SECONDS": env_int("REELAY_LEASE_SECONDS", 120, minimum=5),
         "TASK_DEADLINE_SECONDS": env_int("REELAY_TASK_DEADLINE", 7200, minimum=60),
         "UPSTREAM_CONNECT_TIMEOUT": env_float("REELAY_UPSTREAM_CONNECT_TIMEOUT", 5.0),

@@ -47,6 +47,13 @@ def json_body() -> dict:
     return data
 
 
+def strings(data: dict, *names: str) -> None:
+    """Fields that must be strings when present (schema check with a stable code)."""
+    for name in names:
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise ValidationError({name: f"{name} must be a string."}, "invalid_type")
+
+
 def _bool(value) -> bool:
     return value is True or str(value).lower() in ("1", "true", "yes", "on")
 
@@ -83,6 +90,7 @@ def _token_payload(user, message):
 @limiter.limit(_login_limit)
 def register():
     data = json_body()
+    strings(data, "email", "password")
     email = str(data.get("email") or "").strip()
     if "@" not in email or len(email) > 254:
         raise ValidationError({"email": "Enter a valid email address."}, "invalid_email")
@@ -97,6 +105,7 @@ def register():
 @limiter.limit(_login_limit)
 def login():
     data = json_body()
+    strings(data, "email", "password")
     user = accounts.authenticate(str(data.get("email") or ""), str(data.get("password") or ""))
     if user is None:
         return fail(401, "Wrong email or password.", "invalid_credentials")
@@ -128,9 +137,7 @@ def create_task():
                 {"referenceImage": "referenceImage must be a base64 data URL."}, "invalid_image"
             )
         image = decode_data_url(data["referenceImage"])
-    for name in ("prompt", "model", "size", "aspectRatio"):
-        if data.get(name) is not None and not isinstance(data[name], str):
-            raise ValidationError({name: f"{name} must be a string."}, "invalid_type")
+    strings(data, "prompt", "model", "size", "aspectRatio")
     req = NewTask(
         prompt=data.get("prompt"),
         model=data.get("model"),
@@ -223,6 +230,7 @@ def cancel_task(video_id):
 @_limits
 def remix_task(video_id):
     data = json_body()
+    strings(data, "prompt", "model")
     task, created = tasks.remix(
         g.api_user,
         video_id,
@@ -243,6 +251,7 @@ def video_stats():
 @_limits
 def mapping():
     data = json_body()
+    strings(data, "externalTaskId", "videoId", "model", "prompt")
     task = tasks.register_external(
         g.api_user,
         data.get("externalTaskId"),

@@ -190,6 +190,8 @@ def remix(video_id):
     data = request.get_json(silent=True) if request.is_json else request.form.to_dict()
     if not isinstance(data, dict):
         raise ValidationError({"body": "Send a JSON object."}, "invalid_json")
+    if data.get("prompt") is not None and not isinstance(data["prompt"], str):
+        raise ValidationError({"prompt": "prompt must be a string."}, "invalid_type")
     task, _ = tasks.remix(
         g.api_user,
         video_id,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import DateTime, Integer, bindparam, func, update
 
 from ..domain import statuses as st
 from ..domain.polling import backoff_delay, next_poll_delay
@@ -55,6 +55,7 @@ class Work:
     archived: dict
     ambiguous_since: datetime | None
     reconcile_round: int
+    data: dict  # upstream_data as claimed; only this worker may change it while leased
 
 
 @dataclass
@@ -119,6 +120,7 @@ def snapshot(task: VideoTask) -> Work:
         archived=dict(task.archive or {}),
         ambiguous_since=datetime.fromisoformat(ambiguous) if ambiguous else None,
         reconcile_round=int(data.get("reconcile_round") or 0),
+        data=dict(data),
     )
 
 
@@ -343,12 +345,15 @@ def _deadline_passed(work: Work, now: datetime) -> bool:
     return work.deadline_at is not None and now >= work.deadline_at
 
 
-def apply(work: Work, outcome: Outcome, owner: str) -> bool:
-    """Record an outcome. Returns False when the lease was lost or the task already ended."""
+def apply(work: Work, outcome: Outcome, owner: str, commit: bool = True) -> bool:
+    """Record an outcome. Returns False when the lease was lost or the task already ended
+    (then nothing was written). ``commit=False`` lets the poller batch many results
+    into one transaction; each row is still compare-and-set on its own."""
     now = utcnow()
     values: dict = {"lease_owner": None, "lease_until": None, "updated_at": now}
-    data = dict(_current_data(work.id))
-    data["handles"] = outcome.handles if outcome.handles is not None else data.get("handles", {})
+    data = dict(work.data)
+    if outcome.handles is not None:
+        data["handles"] = outcome.handles
     kind = outcome.kind
     status = outcome.status
     new_status = None
@@ -532,24 +537,88 @@ def apply(work: Work, outcome: Outcome, owner: str) -> bool:
         )
         event = ("status", outcome.message or "Failed.")
 
-    values["upstream_data"] = data
+    if data != work.data:
+        values["upstream_data"] = data
     result = db.session.execute(
         update(VideoTask).where(*_guard(work, owner, active=active_only)).values(**values)
     )
     if result.rowcount != 1:
-        db.session.rollback()
-        return False
+        return False  # the UPDATE changed nothing: lease lost or task already ended
     if event:
         kind_, message = event
         _event(work.id, kind_, message, work.status if new_status else None, new_status)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return True
 
 
-def _current_data(task_id: int) -> dict:
-    return (
-        db.session.scalar(db.select(VideoTask.upstream_data).where(VideoTask.id == task_id)) or {}
+_T = VideoTask.__table__
+_PROGRESS_MANY = (
+    update(_T)
+    .where(
+        _T.c.id == bindparam("b_id"),
+        _T.c.lease_owner == bindparam("b_owner"),
+        _T.c.status == st.PROCESSING,
     )
+    .values(
+        progress=func.coalesce(bindparam("b_progress", type_=Integer), _T.c.progress),
+        expires_at=func.coalesce(bindparam("b_expires", type_=DateTime), _T.c.expires_at),
+        next_poll_at=bindparam("b_next", type_=DateTime),
+        poll_count=_T.c.poll_count + 1,
+        error_streak=0,
+        lease_owner=None,
+        lease_until=None,
+        updated_at=bindparam("b_now", type_=DateTime),
+    )
+)
+
+
+def _plain_progress(work: Work, outcome: Outcome, now: datetime) -> bool:
+    """The common case: still running, nothing else to record."""
+    return (
+        outcome.kind == "progress"
+        and work.status == st.PROCESSING
+        and not work.pending_action
+        and not _deadline_passed(work, now)
+    )
+
+
+def apply_many(pairs: list[tuple[Work, Outcome]], owner: str) -> tuple[int, int]:
+    """Apply a batch in one transaction: plain progress updates go out as a single
+    executemany (the hot path of a large sweep), everything else row by row.
+    Returns (applied, lost); a lost progress update is harmless (someone else owns it)."""
+    now = utcnow()
+    plain, other = [], []
+    for work, outcome in pairs:
+        (plain if _plain_progress(work, outcome, now) else other).append((work, outcome))
+    applied = lost = 0
+    if plain:
+        params = []
+        for work, outcome in plain:
+            status = outcome.status
+            progress = status.progress if status and status.progress is not None else None
+            params.append(
+                {
+                    "b_id": work.id,
+                    "b_owner": owner,
+                    "b_progress": max(0, min(progress, 99)) if progress is not None else None,
+                    "b_expires": status.expires_at if status else None,
+                    "b_next": now
+                    + timedelta(
+                        seconds=next_poll_delay(progress, status.poll_after if status else None)
+                    ),
+                    "b_now": now,
+                }
+            )
+        db.session.execute(_PROGRESS_MANY, params)
+        applied += len(plain)
+    for work, outcome in other:
+        if apply(work, outcome, owner, commit=False):
+            applied += 1
+        else:
+            lost += 1
+    db.session.commit()
+    return applied, lost
 
 
 def _cost(work: Work):

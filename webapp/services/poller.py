@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,6 +28,7 @@ from . import archive, lifecycle
 
 log = logging.getLogger(__name__)
 
+APPLY_BATCH = 100  # results written per transaction
 WORKER_ID = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
@@ -86,14 +87,28 @@ def run_once(
         db.session.commit()  # end the read transaction before the slow part
         store = archive.store()
         pool = _pool(cfg["POLL_WORKERS"])
-        futures = [(w, pool.submit(_perform_in_context, app, w, store)) for w in works]
-        for work, fut in futures:
-            outcome = fut.result()
-            if lifecycle.apply(work, outcome, owner):
-                result.applied += 1
-            else:
-                result.lost += 1
+        futures = [pool.submit(_perform_in_context, app, w, store) for w in works]
+        batch: list = []
+        by_future = dict(zip(futures, works, strict=True))
+        try:
+            for fut in as_completed(futures):
+                batch.append((by_future[fut], fut.result()))
+                if len(batch) >= APPLY_BATCH:
+                    _flush(batch, owner, result)
+            _flush(batch, owner, result)
+        except Exception:
+            # Anything not committed stays leased and is simply polled again later.
+            db.session.rollback()
+            raise
         return result
+
+
+def _flush(batch: list, owner: str, result: SweepResult) -> None:
+    if batch:
+        applied, lost = lifecycle.apply_many(batch, owner)
+        result.applied += applied
+        result.lost += lost
+        batch.clear()
 
 
 def _perform_in_context(app: Flask, work, store):

@@ -333,7 +333,9 @@ def register_external(
     """The replaced backend's "mapping" mode: the client created the upstream job itself;
     Reelay records the pair and tracks it to the end."""
     errors = {}
-    external_id = (external_id or "").strip()
+    external_id = external_id.strip() if isinstance(external_id, str) else ""
+    video_id = video_id if isinstance(video_id, str) else None
+    model = model if isinstance(model, str) else None
     if not external_id or len(external_id) > 255:
         errors["externalTaskId"] = "Give the upstream job id (up to 255 characters)."
     try:

@@ -1,10 +1,23 @@
 """The built-in simulator: a faithful fake upstream with its own small WSGI app.
 
-It speaks the OpenAI-Videos (at /v1 and /sora/v1), fal queue (/fal), Replicate
-(/v1/predictions) and Gemini (/v1beta) wire formats, advances jobs over time,
-renders real playable media and injects faults on demand (see ``control.py``).
+    flask --app webapp.simulator run -p 8001      or      python -m webapp.simulator --port 8001
 
-    flask --app webapp.simulator run -p 8001      or      python -m webapp.simulator
+Protocols (one key, ``config["API_KEY"]``, default $REELAY_SIM_KEY or "sim-key"):
+
+- OpenAI Videos at ``/v1`` and ``/sora/v1`` (``Authorization: Bearer <key>`` or raw ``<key>``)
+- fal queue at ``/fal/{owner}/{app}[/{path}]`` (``Authorization: Key <key>``)
+- Replicate at ``/v1/predictions``, ``/v1/models/{o}/{n}/predictions`` (``Bearer``/``Token``)
+- Gemini at ``/v1beta/models/{model}:predictLongRunning|:generateContent``
+  (``x-goog-api-key`` header or ``?key=``)
+
+Jobs advance on a skippable clock (QUEUE_SECONDS, RUN_SECONDS; ``[fail]`` and ``[slow]`` in a
+prompt fail it or make it 5x slower), results are real media (``media.py``) that expire after
+EXPIRE_SECONDS. Config keys: see ``state.DEFAULTS``. Test controls, with no auth (this is a
+local test tool: bind it to 127.0.0.1), are in ``control.py``:
+
+    GET|POST /_sim/config      merge config keys            POST /_sim/reset  jobs, counters, faults
+    GET|POST|DELETE /_sim/faults  queue faults, in order    GET  /_sim/stats  counters
+    POST /_sim/advance {"seconds": N}                        POST /_sim/jobs/{id}/expire
 """
 
 from __future__ import annotations

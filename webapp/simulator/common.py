@@ -21,12 +21,31 @@ def key_ok(provided: str | None) -> bool:
 
 
 def drop_connection() -> Response:
-    """Close the socket without any HTTP response (the client sees a reset)."""
+    """Close the connection without sending a single byte of HTTP.
+
+    Werkzeug's dev server puts the raw socket in ``environ["werkzeug.socket"]``; shutting
+    it down makes the client read EOF at once (``requests`` raises ConnectionError:
+    "Remote end closed connection without response"). The Response returned afterwards
+    is never delivered: werkzeug's write fails with a BrokenPipe, which it treats as a
+    dropped connection and swallows quietly.
+    """
     sock = request.environ.get("werkzeug.socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+    if sock is None:  # not werkzeug (e.g. gunicorn): fail loudly rather than pretend
+        raise RuntimeError("drop faults need werkzeug's server")
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
     return Response(b"", status=500)
+
+
+def guard(op: str, protocol: str, error_body):
+    """Count the request and apply a queued fault. Returns (response, drop_after): a
+    response to send instead of handling the request, or None, and whether the caller
+    must drop the connection once it has created the job (``drop_after_create``)."""
+    state().count(op)
+    fault = apply_fault(op, protocol, error_body)
+    if isinstance(fault, tuple):
+        return None, True
+    return fault, False
 
 
 def apply_fault(op: str, protocol: str, error_body):
@@ -45,7 +64,10 @@ def apply_fault(op: str, protocol: str, error_body):
         return drop_connection()
     if kind == "malformed":
         return Response(b'{"id": "video_', status=200, mimetype="application/json")
-    status = int(kind)
+    try:
+        status = int(kind)
+    except ValueError:
+        status = 500
     body, status = error_body(
         status, "Simulated failure." if status != 429 else "Rate limit reached; slow down."
     )
@@ -73,7 +95,16 @@ def file_response(job: Job, variant: str) -> Response:
         data = assets[variant]
         ctype = media.CONTENT_TYPES[variant]
     resp = Response(data, mimetype=ctype)
+    resp.cache_control.private = True
     return resp.make_conditional(request, accept_ranges=True, complete_length=len(data))
+
+
+def cached_size(job: Job) -> int | None:
+    """The result file's size if it is already rendered (never renders: cheap path)."""
+    if job.media == "image":
+        return None
+    assets = media.peek(job.prompt, job.size, job.seconds)
+    return len(assets["video"]) if assets else None
 
 
 def base_url() -> str:

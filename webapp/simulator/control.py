@@ -6,9 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from . import fal_routes
-from .common import file_response, key_ok, state
+from .common import file_response, guard, key_ok, state
 
 bp = Blueprint("sim_control", __name__)
+KINDS = ("429", "500", "502", "503", "slow", "drop", "drop_after_create", "malformed")
 
 
 @bp.post("/_sim/reset")
@@ -21,20 +22,30 @@ def reset():
 def config():
     st = state()
     if request.method == "POST":
-        data = request.get_json(silent=True) or {}
-        with st.lock:
-            st.config.update({k: v for k, v in data.items() if k in st.config and k != "API_KEY"})
-    return jsonify({k: v for k, v in st.config.items() if k != "API_KEY"})
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            return jsonify({"error": "expected a JSON object"}), 400
+        st.update_config(data)
+    with st.lock:  # the key is not echoed: callers already know it
+        return jsonify({k: v for k, v in st.config.items() if k != "API_KEY"})
 
 
-@bp.post("/_sim/faults")
+@bp.route("/_sim/faults", methods=["GET", "POST", "DELETE"])
 def faults():
-    data = request.get_json(silent=True)
-    items = data if isinstance(data, list) else [data]
+    """POST a fault or a list of faults (queued, consumed in order); GET the pending
+    ones; DELETE clears them."""
     st = state()
+    if request.method == "POST":
+        data = request.get_json(silent=True)
+        items = data if isinstance(data, list) else [data]
+        bad = [f for f in items if not isinstance(f, dict) or str(f.get("kind")) not in KINDS]
+        if bad:
+            return jsonify({"error": f"unknown fault kind; expected one of {KINDS}"}), 400
+        return jsonify({"queued": st.add_faults(items)})
     with st.lock:
-        st.faults.extend(dict(f) for f in items if isinstance(f, dict))
-    return jsonify({"queued": len(st.faults)})
+        if request.method == "DELETE":
+            st.faults.clear()
+        return jsonify({"queued": len(st.faults), "faults": list(st.faults)})
 
 
 @bp.get("/_sim/stats")
@@ -50,10 +61,8 @@ def advance():
 
 @bp.post("/_sim/jobs/<job_id>/expire")
 def expire(job_id):
-    job = state().jobs.get(job_id)
-    if job is None:
+    if not state().expire(job_id):
         return jsonify({"error": "no such job"}), 404
-    job.expired = True
     return jsonify({"ok": True})
 
 
@@ -62,9 +71,13 @@ def files(job_id, name):
     """Result files. Replicate's need the token; fal's CDN and Google's storage redirect
     target are public (unguessable ids)."""
     st = state()
-    st.count("file")
     job = st.get(job_id)
-    if job is None or st.is_expired(job) or job.phase(st.now())[0] != "completed":
+    if job is None:
+        return Response("Not found", status=404)
+    denied, _ = guard("content", job.protocol, _file_error)
+    if denied is not None:
+        return denied
+    if st.is_expired(job) or job.phase(st.now())[0] != "completed":
         return Response("Not found", status=404)
     if job.protocol == "replicate":
         token = request.headers.get("Authorization", "").partition(" ")[2].strip()
@@ -73,6 +86,10 @@ def files(job_id, name):
     if job.protocol == "fal":
         return fal_routes.public_file(job, name)
     return file_response(job, "image" if job.media == "image" else "video")
+
+
+def _file_error(status, message):
+    return {"detail": message}, status
 
 
 @bp.get("/")

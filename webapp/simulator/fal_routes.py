@@ -1,12 +1,28 @@
-"""The fal.ai queue shape, under /fal (the real host is queue.fal.run)."""
+"""The fal.ai queue shape, under /fal (the real host is queue.fal.run).
+
+Like fal, a failed request still reports COMPLETED on its status URL; the failure only
+shows on the result fetch (422 ``{"detail": [...]}`` for content policy, 500 with
+``error_type`` for runner crashes, both with ``X-Fal-Error-Type``).
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .common import apply_fault, base_url, drop_connection, file_response, key_ok, latency, state
+from .common import (
+    base_url,
+    cached_size,
+    drop_connection,
+    file_response,
+    guard,
+    key_ok,
+    latency,
+    state,
+)
 
 bp = Blueprint("sim_fal", __name__, url_prefix="/fal")
+IMAGE_HINTS = ("flux", "imagen", "image", "sdxl", "stable-diffusion", "recraft", "ideogram")
+ASPECTS = {"16:9": "1280x720", "9:16": "720x1280", "1:1": "1024x1024"}
 
 
 def error(status, message):
@@ -26,44 +42,41 @@ def _urls(app: str, rid: str) -> dict:
     return {"response_url": root, "status_url": root + "/status", "cancel_url": root + "/cancel"}
 
 
+def _is_image(model: str) -> bool:
+    low = model.lower()
+    return "video" not in low and any(h in low for h in IMAGE_HINTS)
+
+
 @bp.post("/<path:model>")
 def create(model):
     st = state()
-    st.count("create")
-    fault = apply_fault("create", "fal", error)
-    if fault is not None and not isinstance(fault, tuple):
-        return fault
+    denied, drop_after = guard("create", "fal", error)
+    if denied is not None:
+        return denied
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not isinstance(data.get("prompt"), str) or not data["prompt"]:
-        return jsonify(
-            {
-                "detail": [
-                    {
-                        "loc": ["body", "prompt"],
-                        "msg": "field required",
-                        "type": "value_error.missing",
-                    }
-                ]
-            }
-        ), 422
+        missing = {"loc": ["body", "prompt"], "msg": "field required", "type": "missing"}
+        return jsonify({"detail": [missing]}), 422
     parts = model.split("/")
+    if len(parts) < 2:
+        return jsonify({"detail": "Application not found"}), 404
     app = "/".join(parts[:2])
-    media = "image" if "image" in parts[-1] and "video" not in model else "video"
-    size = {"16:9": "1280x720", "9:16": "720x1280", "1:1": "1024x1024"}.get(
-        data.get("aspect_ratio"), "1280x720"
-    )
-    seconds = int(str(data.get("duration") or "5").rstrip("s") or 5)
+    try:
+        seconds = int(str(data.get("duration") or "5").rstrip("s") or 5)
+    except ValueError:
+        bad = {"loc": ["body", "duration"], "msg": "invalid duration", "type": "value_error"}
+        return jsonify({"detail": [bad]}), 422
     job = st.create(
         "fal",
         model,
         data["prompt"],
-        size,
+        ASPECTS.get(data.get("aspect_ratio"), "1280x720"),
         seconds,
         request.headers.get("Idempotency-Key"),
-        media=media,
+        media="image" if _is_image(model) else "video",
     )
-    job.extra["app"] = app
-    if isinstance(fault, tuple):
+    job.extra.update(app=app, input=data)
+    if drop_after:
         return drop_connection()
     return jsonify(
         {"status": "IN_QUEUE", "request_id": job.id, "queue_position": 0, **_urls(app, job.id)}
@@ -75,22 +88,29 @@ def _job(rid):
     return job if job is not None and job.protocol == "fal" else None
 
 
+def _not_found():
+    return jsonify({"detail": "Request not found"}), 404
+
+
 @bp.get("/<owner>/<app>/requests/<rid>/status")
 def status(owner, app, rid):
     st = state()
-    st.count("status")
-    fault = apply_fault("status", "fal", error)
-    if fault is not None and not isinstance(fault, tuple):
-        return fault
+    denied, _ = guard("status", "fal", error)
+    if denied is not None:
+        return denied
     latency()
     job = _job(rid)
     if job is None:
-        return jsonify({"detail": "Request not found"}), 404
+        return _not_found()
     phase, _ = job.phase(st.now())
     word = {"queued": "IN_QUEUE", "in_progress": "IN_PROGRESS"}.get(phase, "COMPLETED")
-    body = {"status": word, "request_id": rid, **_urls(f"{owner}/{app}", rid), "logs": []}
+    body = {"status": word, "request_id": rid, **_urls(f"{owner}/{app}", rid)}
     if word == "IN_QUEUE":
         body["queue_position"] = 0
+    else:
+        body["logs"] = (
+            [{"message": "Generating...", "level": "INFO"}] if request.args.get("logs") else []
+        )
     if word == "COMPLETED":
         body["metrics"] = {"inference_time": job.run_s}
     return jsonify(body), 200 if word == "COMPLETED" else 202
@@ -99,62 +119,59 @@ def status(owner, app, rid):
 @bp.get("/<owner>/<app>/requests/<rid>")
 def result(owner, app, rid):
     st = state()
-    st.count("result")
+    denied, _ = guard("content", "fal", error)
+    if denied is not None:
+        return denied
     job = _job(rid)
     if job is None:
-        return jsonify({"detail": "Request not found"}), 404
+        return _not_found()
     phase, _ = job.phase(st.now())
     if phase in ("queued", "in_progress"):
         return jsonify({"detail": "Request is still in progress"}), 400
     if phase == "cancelled":
-        return jsonify({"detail": "Request was cancelled"}), 400
+        return jsonify({"detail": "Request was cancelled", "error_type": "cancelled"}), 400
     if phase == "failed":
-        resp = jsonify(
-            {
-                "detail": [
-                    {
-                        "loc": ["body", "prompt"],
-                        "msg": "The content could not be processed because it contained material flagged by a content checker.",
-                        "type": "content_policy_violation",
-                    }
-                ]
-            }
-        )
-        resp.status_code = 422
-        resp.headers["X-Fal-Error-Type"] = "content_policy_violation"
-        return resp
-    url = f"{base_url()}/files/{rid}/{'image.png' if job.media == 'image' else 'video.mp4'}"
+        return _failure(job)
+    ext = "png" if job.media == "image" else "mp4"
+    url = f"{base_url()}/files/{rid}/output.{ext}"
     if job.media == "image":
-        return jsonify(
-            {"images": [{"url": url, "content_type": "image/png", "width": 1024, "height": 1024}]}
+        image = {"url": url, "content_type": "image/png", "file_name": "output.png"}
+        return jsonify({"images": [{**image, "width": 1024, "height": 1024}], "seed": 42})
+    video = {"url": url, "content_type": "video/mp4", "file_name": "output.mp4"}
+    return jsonify({"video": {**video, "file_size": cached_size(job)}})
+
+
+def _failure(job):
+    if job.fail_kind == "policy":
+        msg = (
+            "The content could not be processed because it contained material "
+            "flagged by a content checker."
         )
-    return jsonify(
-        {
-            "video": {
-                "url": url,
-                "content_type": "video/mp4",
-                "file_name": "video.mp4",
-                "file_size": None,
-            }
-        }
-    )
+        item = {"loc": ["body", "prompt"], "msg": msg, "type": "content_policy_violation"}
+        resp, kind = jsonify({"detail": [item]}), "content_policy_violation"
+        resp.status_code = 422
+    else:
+        kind = "runner_disconnected"
+        resp = jsonify({"detail": "Internal server error", "error_type": kind})
+        resp.status_code = 500
+    resp.headers["X-Fal-Error-Type"] = kind
+    return resp
 
 
 @bp.put("/<owner>/<app>/requests/<rid>/cancel")
 def cancel(owner, app, rid):
     st = state()
-    st.count("cancel")
+    denied, _ = guard("cancel", "fal", error)
+    if denied is not None:
+        return denied
     job = _job(rid)
     if job is None:
         return jsonify({"status": "NOT_FOUND"}), 404
-    if job.phase(st.now())[0] in ("completed", "failed"):
+    if not st.cancel(job):
         return jsonify({"status": "ALREADY_COMPLETED"}), 400
-    job.cancelled_at = st.now()
     return jsonify({"status": "CANCELLATION_REQUESTED"}), 202
 
 
 def public_file(job, name):
-    """fal CDN files are public URLs."""
-    if job.media == "image":
-        return file_response(job, "image")
-    return file_response(job, "video")
+    """fal CDN files are public URLs (unguessable ids, no key)."""
+    return file_response(job, "image" if job.media == "image" else "video")

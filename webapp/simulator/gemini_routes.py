@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import base64
-import uuid
 
 from flask import Blueprint, jsonify, redirect, request
 
 from . import media
-from .common import apply_fault, base_url, drop_connection, key_ok, latency, state
+from .common import base_url, drop_connection, guard, key_ok, latency, state
 
 bp = Blueprint("sim_gemini", __name__, url_prefix="/v1beta")
 STATUS_WORDS = {
@@ -56,17 +55,22 @@ def models():
 @bp.post("/models/<model>:predictLongRunning")
 def predict(model):
     st = state()
-    st.count("create")
-    fault = apply_fault("create", "gemini", error)
-    if fault is not None and not isinstance(fault, tuple):
-        return fault
+    denied, drop_after = guard("create", "gemini", error)
+    if denied is not None:
+        return denied
     data = request.get_json(silent=True) or {}
     instances = data.get("instances") or [{}]
     prompt = (instances[0] or {}).get("prompt")
     if not isinstance(prompt, str) or not prompt:
         return fail(400, "* GenerateVideoRequest.instances[0].prompt: prompt is required.")
+    image = instances[0].get("image")
+    if image is not None and not _valid_image(image):
+        return fail(400, "* instances[0].image: bytesBase64Encoded and mimeType are required.")
     params = data.get("parameters") or {}
-    seconds = int(params.get("durationSeconds") or 8)
+    try:
+        seconds = int(params.get("durationSeconds") or 8)
+    except (TypeError, ValueError):
+        seconds = 0
     if seconds not in (4, 6, 8):
         return fail(
             400,
@@ -74,7 +78,7 @@ def predict(model):
         )
     size = {"9:16": "720x1280"}.get(params.get("aspectRatio"), "1280x720")
     job = st.create("gemini", model, prompt, size, seconds, request.headers.get("Idempotency-Key"))
-    if isinstance(fault, tuple):
+    if drop_after:
         return drop_connection()
     return jsonify({"name": f"models/{model}/operations/{job.id}"})
 
@@ -82,10 +86,9 @@ def predict(model):
 @bp.get("/models/<model>/operations/<op>")
 def operation(model, op):
     st = state()
-    st.count("status")
-    fault = apply_fault("status", "gemini", error)
-    if fault is not None and not isinstance(fault, tuple):
-        return fault
+    denied, _ = guard("status", "gemini", error)
+    if denied is not None:
+        return denied
     latency()
     job = st.get(op)
     if job is None or job.protocol != "gemini":
@@ -101,7 +104,12 @@ def operation(model, op):
                 },
             }
         )
+    if phase == "failed" and job.fail_kind == "error":
+        err = {"code": 13, "message": "Video generation failed due to an internal error."}
+        return jsonify({"name": name, "done": True, "error": err})
     gvr: dict = {}
+    if phase == "cancelled":  # no cancel on the Gemini API; kept for completeness
+        return jsonify({"name": name, "done": True, "error": {"code": 1, "message": "Cancelled."}})
     if phase == "failed":
         gvr = {
             "raiMediaFilteredCount": 1,
@@ -130,42 +138,69 @@ def operation(model, op):
 @bp.get("/files/<fid>:download")
 def download(fid):
     st = state()
-    st.count("content")
+    denied, _ = guard("content", "gemini", error)
+    if denied is not None:
+        return denied
     job = st.get(fid)
-    if job is None or job.protocol != "gemini" or st.is_expired(job):
-        return fail(404, "File not found or expired.")
+    if job is None or job.protocol != "gemini" or job.media != "video":
+        return fail(404, f"File files/{fid} not found.")
+    if job.phase(st.now())[0] != "completed" or st.is_expired(job):
+        return fail(404, f"File files/{fid} not found or has expired.")
     # Google answers with a redirect to the storage host; the key must not follow it.
     return redirect(f"{base_url()}/files/{fid}/video.mp4", 302)
+
+
+@bp.get("/files/<fid>")
+def file_meta(fid):
+    """``files.get`` metadata for a generated video (what the SDK sees before download)."""
+    st = state()
+    job = st.get(fid)
+    if job is None or job.protocol != "gemini" or job.media != "video":
+        return fail(404, f"File files/{fid} not found.")
+    ready = job.phase(st.now())[0] == "completed" and not st.is_expired(job)
+    return jsonify(
+        {
+            "name": f"files/{fid}",
+            "mimeType": "video/mp4",
+            "state": "ACTIVE" if ready else "PROCESSING",
+            "uri": f"{base_url()}/v1beta/files/{fid}",
+            "downloadUri": f"{base_url()}/v1beta/files/{fid}:download?alt=media",
+            "source": "GENERATED",
+        }
+    )
 
 
 @bp.post("/models/<model>:generateContent")
 def generate(model):
     st = state()
-    st.count("create")
-    fault = apply_fault("create", "gemini", error)
-    if fault is not None and not isinstance(fault, tuple):
-        return fault
+    denied, drop_after = guard("create", "gemini", error)
+    if denied is not None:
+        return denied
     data = request.get_json(silent=True) or {}
     parts = ((data.get("contents") or [{}])[0] or {}).get("parts") or []
     prompt = next((p.get("text") for p in parts if isinstance(p, dict) and p.get("text")), None)
     if not prompt:
         return fail(400, "* GenerateContentRequest.contents: contents is not specified")
+    ratio = ((data.get("generationConfig") or {}).get("imageConfig") or {}).get("aspectRatio")
+    size = IMAGE_SIZES.get(ratio, "1024x1024")
     job = st.create(
         "gemini",
         model,
         prompt,
-        "1024x1024",
+        size,
         0,
         request.headers.get("Idempotency-Key"),
         media="image",
     )
-    if isinstance(fault, tuple):
+    if drop_after:
         return drop_connection()
     if "[fail]" in prompt:
         return jsonify(
             {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "responseId": job.id}
         )
-    png = media.image_png(prompt, "1024x1024")
+    if job.fail:
+        return fail(500, "An internal error has occurred. Please retry or report it.")
+    png = media.image_png(prompt, size)
     return jsonify(
         {
             "responseId": job.id,
@@ -192,5 +227,13 @@ def generate(model):
     )
 
 
-def new_id() -> str:
-    return uuid.uuid4().hex[:12]
+IMAGE_SIZES = {"16:9": "1344x768", "9:16": "768x1344", "1:1": "1024x1024", "4:3": "1184x864"}
+
+
+def _valid_image(image) -> bool:
+    if not isinstance(image, dict) or not image.get("mimeType"):
+        return False
+    try:
+        return bool(base64.b64decode(image.get("bytesBase64Encoded") or "", validate=True))
+    except ValueError:
+        return False

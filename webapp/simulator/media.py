@@ -105,9 +105,19 @@ def _render(prompt: str, size_s: str, seconds: int) -> dict:
     return {"video": video, "thumbnail": thumb.getvalue(), "spritesheet": sprite.getvalue()}
 
 
+def _key(prompt: str, size: str, seconds: int) -> tuple:
+    return (prompt, size, min(seconds or MAX_SECONDS, MAX_SECONDS))
+
+
+def peek(prompt: str, size: str, seconds: int) -> dict | None:
+    """Cached assets or None; never renders."""
+    with _lock:
+        return _cache.get(_key(prompt, size, seconds))
+
+
 def video_assets(prompt: str, size: str, seconds: int) -> dict:
     """{"video": mp4, "thumbnail": webp, "spritesheet": jpeg}, rendered once per key."""
-    key = (prompt, size, min(seconds or MAX_SECONDS, MAX_SECONDS))
+    key = _key(prompt, size, seconds)
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .common import apply_fault, base_url, drop_connection, file_response, key_ok, latency, state
+from .common import base_url, drop_connection, file_response, guard, key_ok, latency, state
+
+REF_KEYS = ("image_url", "file_id")
 
 
 def error(status: int, message: str, param: str | None = None, code: str | None = None):
@@ -51,10 +53,15 @@ def video_json(job) -> dict:
         "quality": "standard",
         "error": None,
     }
-    if phase == "failed":
+    if phase == "failed" and job.fail_kind == "policy":
         body["error"] = {
             "code": "moderation_blocked",
             "message": "Your request was blocked by our moderation system.",
+        }
+    elif phase == "failed":
+        body["error"] = {
+            "code": "internal_error",
+            "message": "Video generation failed. Please try again.",
         }
     elif phase == "cancelled":
         body["error"] = {"code": "cancelled", "message": "The job was cancelled."}
@@ -64,6 +71,8 @@ def video_json(job) -> dict:
         )
         body["progress"] = f"{progress}%"
         body["created_at"] = int(job.created * 1000)
+        body["completed_at"] = int(job.done_at * 1000) if done else None
+        body.pop("expires_at")
         body["task_id"] = job.id
         prefix = request.path.split("/videos")[0]
         body["metadata"] = (
@@ -83,10 +92,9 @@ def make_blueprint(name: str, prefix: str) -> Blueprint:
     @bp.post("/videos")
     def create():
         st = state()
-        st.count("create")
-        fault = apply_fault("create", "openai", error)
-        if fault is not None and not isinstance(fault, tuple):
-            return fault
+        denied, drop_after = guard("create", "openai", error)
+        if denied is not None:
+            return denied
         data = request.get_json(silent=True) if request.is_json else request.form.to_dict()
         if not isinstance(data, dict):
             return fail(400, "We could not parse the JSON body of your request.")
@@ -110,6 +118,14 @@ def make_blueprint(name: str, prefix: str) -> Blueprint:
         size = data.get("size") or "720x1280"
         if size not in st.config["ALLOWED_SIZES"]:
             return fail(400, f"Invalid value: '{size}'.", "size", "invalid_value")
+        json_ref = data.get("input_reference")
+        if isinstance(json_ref, dict) and sum(bool(json_ref.get(k)) for k in REF_KEYS) != 1:
+            return fail(
+                400,
+                "Provide exactly one of 'image_url' or 'file_id'.",
+                "input_reference",
+                "invalid_value",
+            )
         ref = request.files.get("input_reference")
         if ref is not None and ref.mimetype not in ("image/png", "image/jpeg", "image/webp"):
             return fail(
@@ -123,7 +139,7 @@ def make_blueprint(name: str, prefix: str) -> Blueprint:
             int(seconds),
             request.headers.get("Idempotency-Key"),
         )
-        if isinstance(fault, tuple):
+        if drop_after:
             return drop_connection()
         resp = jsonify(video_json(job))
         if st.config.get("POLL_AFTER_MS"):
@@ -133,13 +149,21 @@ def make_blueprint(name: str, prefix: str) -> Blueprint:
     @bp.get("/videos")
     def list_videos():
         st = state()
-        st.count("list")
-        fault = apply_fault("list", "openai", error)
-        if fault is not None and not isinstance(fault, tuple):
-            return fault
-        limit = min(max(int(request.args.get("limit", 20)), 1), 100)
+        denied, _ = guard("list", "openai", error)
+        if denied is not None:
+            return denied
+        try:
+            limit = int(request.args.get("limit", 20))
+        except ValueError:
+            return fail(400, "Invalid 'limit': expected an integer.", "limit", "invalid_value")
+        if not 0 <= limit <= 100:
+            return fail(
+                400, "Invalid 'limit': must be between 0 and 100.", "limit", "invalid_value"
+            )
         order = request.args.get("order", "desc")
-        ids = [i for i in st.order if st.get(i) and st.jobs[i].protocol == "openai"]
+        if order not in ("asc", "desc"):
+            return fail(400, f"Invalid value: '{order}'.", "order", "invalid_value")
+        ids = st.ids("openai")
         if order == "desc":
             ids = ids[::-1]
         after = request.args.get("after")
@@ -166,10 +190,9 @@ def make_blueprint(name: str, prefix: str) -> Blueprint:
     @bp.get("/videos/<video_id>")
     def retrieve(video_id):
         st = state()
-        st.count("status")
-        fault = apply_fault("status", "openai", error)
-        if fault is not None and not isinstance(fault, tuple):
-            return fault
+        denied, _ = guard("status", "openai", error)
+        if denied is not None:
+            return denied
         latency()
         job, err = _job(video_id)
         if err:
@@ -182,22 +205,22 @@ def make_blueprint(name: str, prefix: str) -> Blueprint:
     @bp.delete("/videos/<video_id>")
     def delete(video_id):
         st = state()
-        st.count("delete")
+        denied, _ = guard("delete", "openai", error)
+        if denied is not None:
+            return denied
         job, err = _job(video_id)
         if err:
             return err
-        if job.phase(st.now())[0] in ("queued", "in_progress"):
-            job.cancelled_at = st.now()
+        st.cancel(job)  # deleting a running job stops it (OpenAI has no cancel)
         job.deleted = True
         return jsonify({"id": video_id, "object": "video.deleted", "deleted": True})
 
     @bp.post("/videos/<video_id>/remix")
     def remix(video_id):
         st = state()
-        st.count("remix")
-        fault = apply_fault("remix", "openai", error)
-        if fault is not None and not isinstance(fault, tuple):
-            return fault
+        denied, drop_after = guard("remix", "openai", error)
+        if denied is not None:
+            return denied
         job, err = _job(video_id)
         if err:
             return err
@@ -216,17 +239,16 @@ def make_blueprint(name: str, prefix: str) -> Blueprint:
             request.headers.get("Idempotency-Key"),
             remixed_from=job.id,
         )
-        if isinstance(fault, tuple):
+        if drop_after:
             return drop_connection()
         return jsonify(video_json(new))
 
     @bp.get("/videos/<video_id>/content")
     def content(video_id):
         st = state()
-        st.count("content")
-        fault = apply_fault("content", "openai", error)
-        if fault is not None and not isinstance(fault, tuple):
-            return fault
+        denied, _ = guard("content", "openai", error)
+        if denied is not None:
+            return denied
         job, err = _job(video_id)
         if err:
             return err

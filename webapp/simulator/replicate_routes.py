@@ -1,4 +1,9 @@
-"""The Replicate predictions shape (/v1/predictions, /v1/models/{o}/{n}/predictions)."""
+"""The Replicate predictions shape (/v1/predictions, /v1/models/{o}/{n}/predictions).
+
+Outputs are served by the simulator (``/files/...``, token required like
+replicate.delivery) and disappear after EXPIRE_SECONDS: ``output`` turns null and
+``data_removed`` true, as Replicate does after its one-hour retention.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +11,32 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request
 
-from .common import apply_fault, base_url, drop_connection, key_ok, latency, state
+from .common import base_url, drop_connection, guard, key_ok, latency, state
 
 bp = Blueprint("sim_replicate", __name__, url_prefix="/v1")
+WORDS = {
+    "queued": "starting",
+    "in_progress": "processing",
+    "completed": "succeeded",
+    "failed": "failed",
+    "cancelled": "canceled",
+}
+ASPECTS = {"16:9": "1280x720", "9:16": "720x1280", "1:1": "1024x1024"}
+IMAGE_HINTS = ("flux", "image", "sdxl", "imagen", "stable-diffusion", "recraft", "ideogram")
 
 
 def error(status, message):
     return {"title": "Error", "detail": message, "status": status}, status
 
 
+def _problem(status, title, detail):
+    return jsonify({"title": title, "detail": detail, "status": status}), status
+
+
 def _auth():
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() not in ("bearer", "token") or not key_ok(token.strip()):
-        return jsonify(
-            {
-                "title": "Unauthenticated",
-                "detail": "You did not pass a valid authentication token",
-                "status": 401,
-            }
-        ), 401
+        return _problem(401, "Unauthenticated", "You did not pass a valid authentication token")
     return None
 
 
@@ -36,35 +47,39 @@ def _iso(ts):
 def prediction(job) -> dict:
     st = state()
     phase, _ = job.phase(st.now())
-    word = {
-        "queued": "starting",
-        "in_progress": "processing",
-        "completed": "succeeded",
-        "failed": "failed",
-        "cancelled": "canceled",
-    }[phase]
     expired = phase == "completed" and st.is_expired(job)
     root = f"{base_url()}/v1/predictions/{job.id}"
     body = {
         "id": job.id,
         "model": job.model,
-        "version": "hidden",
-        "input": {"prompt": job.prompt},
-        "logs": "",
+        "version": job.extra.get("version", "hidden"),
+        "input": job.extra.get("input", {"prompt": job.prompt}),
+        "logs": "" if phase == "queued" else "Generating...\n",
         "output": None,
         "error": None,
-        "status": word,
+        "status": WORDS[phase],
+        "source": "api",
         "data_removed": expired,
         "created_at": _iso(job.created),
         "started_at": _iso(job.created + job.queue_s) if phase != "queued" else None,
         "completed_at": _iso(job.done_at) if phase in ("completed", "failed") else None,
         "urls": {"get": root, "cancel": root + "/cancel", "web": f"{base_url()}/p/{job.id}"},
     }
-    if phase == "completed" and not expired:
-        body["output"] = f"{base_url()}/files/{job.id}/video.mp4"
+    if phase == "cancelled":
+        body["completed_at"] = _iso(job.cancelled_at)
+    if phase in ("completed", "failed"):
         body["metrics"] = {"predict_time": job.run_s, "total_time": job.queue_s + job.run_s}
+    if phase == "completed" and not expired:
+        if job.media == "image":
+            body["output"] = [f"{base_url()}/files/{job.id}/out-0.png"]
+        else:
+            body["output"] = f"{base_url()}/files/{job.id}/output.mp4"
     if phase == "failed":
-        body["error"] = "NSFW content detected. Try running it again, or try a different prompt."
+        body["error"] = (
+            "NSFW content detected. Try running it again, or try a different prompt."
+            if job.fail_kind == "policy"
+            else "Prediction failed: CUDA error: an illegal memory access was encountered"
+        )
     return body
 
 
@@ -83,38 +98,44 @@ def _create(model):
     if denied:
         return denied
     st = state()
-    st.count("create")
-    fault = apply_fault("create", "replicate", error)
-    if fault is not None and not isinstance(fault, tuple):
-        return fault
+    denied, drop_after = guard("create", "replicate", error)
+    if denied is not None:
+        return denied
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not isinstance(data.get("input"), dict):
-        return jsonify(
-            {"title": "Invalid request", "detail": "input is required", "status": 422}
-        ), 422
+        return _problem(422, "Invalid request", "input is required")
+    version = data.get("version")
+    if model is None:
+        if not isinstance(version, str) or not version:
+            return _problem(422, "Invalid request", "version is required")
+        model = version.split(":")[0] if "/" in version else "unknown/unknown"
     inp = data["input"]
     if not isinstance(inp.get("prompt"), str) or not inp["prompt"]:
-        return jsonify(
-            {
-                "title": "Input validation failed",
-                "detail": "- input: prompt is required",
-                "status": 422,
-            }
-        ), 422
-    size = {"16:9": "1280x720", "9:16": "720x1280", "1:1": "1024x1024"}.get(
-        inp.get("aspect_ratio"), "1280x720"
-    )
+        return _problem(422, "Input validation failed", "- input: prompt is required")
+    try:
+        seconds = int(inp.get("duration") or 5)
+    except (TypeError, ValueError):
+        return _problem(422, "Input validation failed", "- input.duration: must be an integer")
+    low = model.lower()
     job = st.create(
         "replicate",
-        model or str(data.get("version")),
+        model,
         inp["prompt"],
-        size,
-        int(inp.get("duration") or 5),
+        ASPECTS.get(inp.get("aspect_ratio"), "1280x720"),
+        seconds,
         request.headers.get("Idempotency-Key"),
+        media="image" if "video" not in low and any(h in low for h in IMAGE_HINTS) else "video",
     )
-    if isinstance(fault, tuple):
+    job.extra.update(input=inp, version=version.split(":")[-1] if version else "hidden")
+    if drop_after:
         return drop_connection()
+    # ``Prefer: wait`` is accepted but not honoured: the prediction is returned at once.
     return jsonify(prediction(job)), 201
+
+
+def _job(pid):
+    job = state().get(pid)
+    return job if job is not None and job.protocol == "replicate" else None
 
 
 @bp.get("/predictions/<pid>")
@@ -122,28 +143,34 @@ def get(pid):
     denied = _auth()
     if denied:
         return denied
-    st = state()
-    st.count("status")
-    fault = apply_fault("status", "replicate", error)
-    if fault is not None and not isinstance(fault, tuple):
-        return fault
+    denied, _ = guard("status", "replicate", error)
+    if denied is not None:
+        return denied
     latency()
-    job = st.get(pid)
-    if job is None or job.protocol != "replicate":
-        return jsonify({"title": "Not found", "detail": "Not found.", "status": 404}), 404
+    job = _job(pid)
+    if job is None:
+        return _problem(404, "Not found", "Not found.")
     return jsonify(prediction(job))
 
 
 @bp.get("/predictions")
 def list_predictions():
+    """Newest first, cursor pagination (``?cursor=<id>``, 100 a page)."""
     denied = _auth()
     if denied:
         return denied
     st = state()
-    st.count("list")
-    ids = [i for i in reversed(st.order) if st.get(i) and st.jobs[i].protocol == "replicate"][:100]
+    denied, _ = guard("list", "replicate", error)
+    if denied is not None:
+        return denied
+    ids = st.ids("replicate")[::-1]
+    cursor = request.args.get("cursor")
+    if cursor and cursor in ids:
+        ids = ids[ids.index(cursor) + 1 :]
+    page = ids[:100]
+    nxt = f"{base_url()}/v1/predictions?cursor={page[-1]}" if len(ids) > 100 else None
     return jsonify(
-        {"previous": None, "next": None, "results": [prediction(st.jobs[i]) for i in ids]}
+        {"previous": None, "next": nxt, "results": [prediction(st.jobs[i]) for i in page]}
     )
 
 
@@ -152,11 +179,11 @@ def cancel(pid):
     denied = _auth()
     if denied:
         return denied
-    st = state()
-    st.count("cancel")
-    job = st.get(pid)
-    if job is None or job.protocol != "replicate":
-        return jsonify({"title": "Not found", "detail": "Not found.", "status": 404}), 404
-    if job.phase(st.now())[0] in ("queued", "in_progress"):
-        job.cancelled_at = st.now()
+    denied, _ = guard("cancel", "replicate", error)
+    if denied is not None:
+        return denied
+    job = _job(pid)
+    if job is None:
+        return _problem(404, "Not found", "Not found.")
+    state().cancel(job)
     return jsonify(prediction(job))

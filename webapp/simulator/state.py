@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 
 DEFAULTS = {
     "API_KEY": None,  # filled from REELAY_SIM_KEY, else "sim-key"
-    "QUEUE_SECONDS": 2.0,
-    "RUN_SECONDS": 10.0,
-    "FAILURE_RATE": 0.0,
-    "EXPIRE_SECONDS": 3600.0,
-    "STATUS_LATENCY_MS": 0,
-    "POLL_AFTER_MS": None,
-    "OPENAI_QUIRKS": False,
-    "ALLOWED_SECONDS": ["4", "6", "8", "10", "12", "15", "16", "20"],
-    "ALLOWED_SIZES": [
+    "QUEUE_SECONDS": 2.0,  # time queued before running ([slow] prompts: x5)
+    "RUN_SECONDS": 10.0,  # time running; progress rises linearly
+    "FAILURE_RATE": 0.0,  # 0..1 chance a new job fails (internal-error style)
+    "EXPIRE_SECONDS": 3600.0,  # after completion, content/URLs are gone
+    "STATUS_LATENCY_MS": 0,  # sleep on each status read (benchmarks)
+    "POLL_AFTER_MS": None,  # OpenAI ``openai-poll-after-ms`` header when set
+    "OPENAI_QUIRKS": False,  # new-api-like OpenAI responses
+    "ALLOWED_SECONDS": ["4", "6", "8", "10", "12", "15", "16", "20"],  # OpenAI ``seconds``
+    "ALLOWED_SIZES": [  # OpenAI ``size``
         "720x1280",
         "1280x720",
         "1024x1792",
@@ -44,12 +44,13 @@ class Job:
     queue_s: float
     run_s: float
     fail: bool = False
+    fail_kind: str = "policy"  # policy ("[fail]": content filter) | error (FAILURE_RATE)
     media: str = "video"  # video | image
     remixed_from: str | None = None
     cancelled_at: float | None = None
     expired: bool = False
     deleted: bool = False
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # protocol-specific echoes (inputs, fal app)
 
     def phase(self, now: float) -> tuple[str, int]:
         """(state, progress) with state in queued | in_progress | completed | failed | cancelled."""
@@ -70,12 +71,16 @@ class Job:
 class State:
     def __init__(self, config: dict | None = None):
         self.lock = threading.Lock()
-        self.config = dict(DEFAULTS)
-        self.config["API_KEY"] = os.environ.get("REELAY_SIM_KEY") or "sim-key"
-        self.config.update(config or {})
-        self.reset(keep_config=True)
+        initial = dict(DEFAULTS)
+        initial["API_KEY"] = os.environ.get("REELAY_SIM_KEY") or "sim-key"
+        initial.update(config or {})
+        self._initial = initial
+        self.reset()
 
-    def reset(self, keep_config: bool = True) -> None:
+    def reset(self) -> None:
+        """Back to how it started: no jobs, counters or faults, clock offset 0, and the
+        configuration given at construction (runtime ``/_sim/config`` changes undone, so
+        one test's FAILURE_RATE cannot leak into the next)."""
         with self.lock:
             self.jobs: dict[str, Job] = {}
             self.order: list[str] = []
@@ -83,9 +88,7 @@ class State:
             self.faults: list[dict] = []
             self.created_by_key: dict[str, int] = {}
             self.requests: dict[str, int] = {}
-            if not keep_config:
-                key = self.config["API_KEY"]
-                self.config = dict(DEFAULTS, API_KEY=key)
+            self.config = dict(self._initial)
 
     def now(self) -> float:
         return time.time() + self.offset
@@ -98,13 +101,27 @@ class State:
         with self.lock:
             self.requests[op] = self.requests.get(op, 0) + 1
 
+    def add_faults(self, faults) -> int:
+        with self.lock:
+            self.faults.extend(dict(f) for f in faults if isinstance(f, dict))
+            return len(self.faults)
+
+    def update_config(self, values: dict) -> dict:
+        """Merge known keys (unknown ones are ignored so typos show up in the GET)."""
+        with self.lock:
+            self.config.update({k: v for k, v in values.items() if k in DEFAULTS})
+            return dict(self.config)
+
     def take_fault(self, op: str, protocol: str) -> dict | None:
+        """Pop the first queued fault matching (op, protocol). ``delete`` also matches
+        ``cancel`` faults (it is OpenAI's only way to stop a job); ``drop_after_create``
+        only ever matches the ops that create a job."""
+        ops = (op, "any", "cancel") if op == "delete" else (op, "any")
         with self.lock:
             for i, f in enumerate(self.faults):
-                if f.get("op", "any") in (op, "any") and f.get("protocol", "any") in (
-                    protocol,
-                    "any",
-                ):
+                if f.get("kind") == "drop_after_create" and op not in ("create", "remix"):
+                    continue
+                if f.get("op", "any") in ops and f.get("protocol", "any") in (protocol, "any"):
                     f["count"] = int(f.get("count", 1)) - 1
                     if f["count"] <= 0:
                         self.faults.pop(i)
@@ -125,7 +142,8 @@ class State:
     ) -> Job:
         cfg = self.config
         slow = 5 if "[slow]" in prompt else 1
-        fail = "[fail]" in prompt or random.random() < float(cfg["FAILURE_RATE"] or 0)
+        policy = "[fail]" in prompt
+        fail = policy or random.random() < float(cfg["FAILURE_RATE"] or 0)
         job = Job(
             id=job_id or _new_id(protocol),
             protocol=protocol,
@@ -137,6 +155,7 @@ class State:
             queue_s=float(cfg["QUEUE_SECONDS"]) * slow,
             run_s=max(float(cfg["RUN_SECONDS"]) * slow, 0.001),
             fail=fail,
+            fail_kind="policy" if policy else "error",
             media=media,
             remixed_from=remixed_from,
         )
@@ -146,6 +165,30 @@ class State:
             counter_key = key or prompt
             self.created_by_key[counter_key] = self.created_by_key.get(counter_key, 0) + 1
         return job
+
+    def cancel(self, job: Job) -> bool:
+        """Stop a queued/running job; False when it had already finished."""
+        with self.lock:
+            if job.phase(self.now())[0] not in ("queued", "in_progress"):
+                return False
+            job.cancelled_at = self.now()
+            return True
+
+    def expire(self, job_id: str) -> bool:
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is not None:
+                job.expired = True
+            return job is not None
+
+    def ids(self, protocol: str) -> list[str]:
+        """Live job ids of one protocol, oldest first."""
+        with self.lock:
+            return [
+                i
+                for i in self.order
+                if self.jobs[i].protocol == protocol and not self.jobs[i].deleted
+            ]
 
     def get(self, job_id: str) -> Job | None:
         job = self.jobs.get(job_id)
