@@ -79,6 +79,16 @@ def seed(url: str, rows: int) -> None:
     print(f"seeded {rows:,} tasks in {time.monotonic() - t:.1f}s")
 
 
+def login(s: requests.Session, base: str) -> None:
+    page = s.get(base + "/auth/login").text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    r = s.post(
+        base + "/auth/login",
+        data={"email": "heavy@example.com", "password": "bench-password", "csrf_token": token},
+    )
+    assert r.ok, r.status_code
+
+
 def load(base: str, paths: list[str], concurrency: int, total: int) -> list[float]:
     latencies: list[float] = []
     lock = threading.Lock()
@@ -86,10 +96,7 @@ def load(base: str, paths: list[str], concurrency: int, total: int) -> list[floa
 
     def worker():
         s = requests.Session()
-        r = s.post(
-            base + "/auth/login", data={"email": "heavy@example.com", "password": "bench-password"}
-        )
-        assert r.ok, r.status_code
+        login(s, base)
         headers = {"HX-Request": "true"} if any("/live" in p for p in paths) else {}
         while True:
             with lock:
@@ -125,10 +132,7 @@ def main() -> None:
         with gunicorn(port, url):
             base = f"http://127.0.0.1:{port}"
             s = requests.Session()
-            s.post(
-                base + "/auth/login",
-                data={"email": "heavy@example.com", "password": "bench-password"},
-            )
+            login(s, base)
             html = s.get(base + "/tasks?status=PROCESSING").text
             running = re.findall(r'/tasks/(video_[0-9a-f]+)"', html)[:20]
             done = re.findall(

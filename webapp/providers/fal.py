@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import requests
 
 from . import base as pb
-from .http import json_of, request, stream_download, summarize
+from .http import clean_message, json_of, request, stream_download, summarize
 
 STATES = {"IN_QUEUE": pb.QUEUED, "IN_PROGRESS": pb.IN_PROGRESS, "COMPLETED": pb.COMPLETED}
 
@@ -87,7 +87,7 @@ class FalQueue:
             return pb.UpstreamStatus(
                 state=pb.FAILED,
                 error_code=str(data.get("error_type") or "generation_failed")[:64],
-                error_message=" ".join(data["error"].split())[:300],
+                error_message=clean_message(data["error"], self.config.api_key, 200),
                 raw_status=raw,
             )
         state = STATES.get(raw, pb.QUEUED)

@@ -12,7 +12,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from . import base as pb
-from .http import json_of, request, stream_download
+from .http import clean_message, json_of, request, stream_download
 
 RETENTION = timedelta(days=2)
 RESOLUTION = {"1280x720": "720p", "720x1280": "720p", "1920x1080": "1080p", "1080x1920": "1080p"}
@@ -138,9 +138,10 @@ class GeminiAPI:
             return pb.UpstreamStatus(
                 state=pb.FAILED,
                 error_code=str(error.get("status") or error.get("code") or "failed")[:64],
-                error_message=" ".join(str(error.get("message") or "Generation failed.").split())[
-                    :300
-                ],
+                error_message=clean_message(
+                    str(error.get("message") or ""), self.config.api_key, 200
+                )
+                or "Generation failed.",
                 raw_status="error",
             )
         gvr = ((data.get("response") or {}).get("generateVideoResponse")) or {}
@@ -164,7 +165,7 @@ class GeminiAPI:
         reasons = gvr.get("raiMediaFilteredReasons") or []
         if gvr.get("raiMediaFilteredCount") or reasons:
             why = (
-                " ".join(str(reasons[0]).split())[:200]
+                clean_message(str(reasons[0]), limit=200)
                 if reasons
                 else "it was blocked by the safety filters"
             )
@@ -196,6 +197,8 @@ class GeminiAPI:
             raise pb.NotFound(f"The Gemini API has no {variant}.")
         status = self.status(external_id, handles)
         uri = status.result_urls.get("video")
+        if status.state in (pb.QUEUED, pb.IN_PROGRESS):
+            raise pb.NotFound("The video is not ready yet.")
         if status.state != pb.COMPLETED or not uri:
             raise pb.ContentExpired("The Gemini API no longer has this video.")
         # Follow redirects by hand: x-goog-api-key must only ever go to Google's API host

@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 from . import base as pb
 
@@ -53,6 +55,29 @@ def retry_after(resp: requests.Response) -> float | None:
         return None
 
 
+def clean_message(text, secret: str | None = None, limit: int = MAX_MESSAGE) -> str:
+    """Make upstream wording safe to show: no markup, no key, one short line."""
+    if not isinstance(text, str):
+        return ""
+    text = re.sub(r"<[^>]+>", "", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "[key]")
+    text = re.sub(r"\b(sk|rly|key|r8)[-_][A-Za-z0-9_-]{8,}", "[key]", text)
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+def _detail_text(detail) -> str:
+    """``detail`` is a string, or (FastAPI-style, as fal sends it) a list of {msg}."""
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        return str(detail[0].get("msg") or "")
+    return ""
+
+
 def summarize(resp: requests.Response, secret: str | None = None) -> str:
     """A short, safe sentence from an upstream error body: never the raw body."""
     text = ""
@@ -66,16 +91,10 @@ def summarize(resp: requests.Response, secret: str | None = None) -> str:
             text = err.get("message") or err.get("msg") or ""
         elif isinstance(err, str):
             text = err
-        text = text or data.get("detail") or data.get("message") or data.get("msg") or ""
-        if not isinstance(text, str):
-            text = ""
-    text = re.sub(r"\s+", " ", text).strip()
-    text = re.sub(r"<[^>]+>", "", text)
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "[key]")
-    text = re.sub(r"\b(sk|rly|key|r8)[-_][A-Za-z0-9_-]{8,}", "[key]", text)
-    if len(text) > MAX_MESSAGE:
-        text = text[: MAX_MESSAGE - 1].rstrip() + "…"
+        text = (
+            text or _detail_text(data.get("detail")) or data.get("message") or data.get("msg") or ""
+        )
+    text = clean_message(text, secret)
     return text or f"The provider rejected the request (HTTP {resp.status_code})."
 
 
@@ -139,13 +158,32 @@ def request(
         resp.close()
 
 
-def _refused(exc: Exception) -> bool:
-    text = repr(exc)
-    return (
-        "Connection refused" in text
-        or "NewConnectionError" in text
-        or "Name or service not known" in text
-    )
+def _refused(exc: BaseException) -> bool:
+    """True when the connection was never established (so nothing was sent): urllib3's
+    NewConnectionError (refused, unreachable) and NameResolutionError (a subclass)."""
+    seen = set()
+    stack = [exc]
+    while stack:
+        err = stack.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, NewConnectionError | ConnectionRefusedError | socket.gaierror):
+            return True
+        stack.extend([err.__cause__, err.__context__, getattr(err, "reason", None)])
+        stack.extend(a for a in getattr(err, "args", ()) if isinstance(a, BaseException))
+    return any(marker in repr(exc) for marker in _NEVER_CONNECTED)
+
+
+# The same facts as urllib3 words them, for errors that arrive only as text.
+_NEVER_CONNECTED = (
+    "NewConnectionError",
+    "NameResolutionError",
+    "Failed to establish a new connection",
+    "Failed to resolve",
+    "Connection refused",
+    "Name or service not known",
+)
 
 
 def _strip_query(url: str) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime
 import requests
 
 from . import base as pb
-from .http import json_of, parse_progress, parse_time, request, stream_download
+from .http import clean_message, json_of, parse_progress, parse_time, request, stream_download
 
 STATE_WORDS = {
     pb.QUEUED: {
@@ -45,6 +45,8 @@ def normalize_state(raw) -> str:
 def parse_video(data: dict, poll_after: float | None = None) -> pb.UpstreamStatus:
     raw = data.get("status") or data.get("task_status") or data.get("state")
     state = normalize_state(raw)
+    if not raw and data.get("error"):
+        state = pb.FAILED  # an error with no status is a failure, not "still queued"
     progress = parse_progress(data.get("progress"))
     if state == pb.COMPLETED:
         progress = 100
@@ -62,7 +64,7 @@ def parse_video(data: dict, poll_after: float | None = None) -> pb.UpstreamStatu
             or "The provider could not generate this video."
         )
     if message:
-        message = " ".join(str(message).split())[:300]
+        message = clean_message(str(message), limit=200)
     urls = {}
     meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     for candidate in (

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import requests
 
 from . import base as pb
-from .http import json_of, parse_time, request, stream_download
+from .http import clean_message, json_of, parse_time, request, stream_download
 
 STATES = {
     "starting": pb.QUEUED,
@@ -50,7 +50,7 @@ def parse_prediction(data: dict) -> pb.UpstreamStatus:
             status.expires_at = (completed or datetime.utcnow()) + OUTPUT_TTL
     if state == pb.FAILED:
         status.error_code = "generation_failed"
-        status.error_message = " ".join(str(error or "The model failed.").split())[:300]
+        status.error_message = clean_message(str(error or ""), limit=200) or "The model failed."
     return status
 
 
@@ -64,6 +64,15 @@ class ReplicatePredictions:
             config.base_url.rstrip("/") + "/" + (config.path_prefix or "/v1").strip("/")
         ).rstrip("/")
         self.host = urlsplit(config.base_url).netloc
+
+    def _trusted(self, url: str) -> bool:
+        """The token goes to the API host and Replicate's file host, nowhere else."""
+        host = urlsplit(url).netloc
+        return (
+            host == self.host
+            or host == "replicate.delivery"
+            or host.endswith(".replicate.delivery")
+        )
 
     def _headers(self, extra=None) -> dict:
         h = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
@@ -133,7 +142,12 @@ class ReplicatePredictions:
             raise pb.ContentExpired("Replicate deleted this output (outputs last one hour).")
         try:
             resp = request(
-                self.session, "GET", url, self.config, stream=True, headers=self._headers()
+                self.session,
+                "GET",
+                url,
+                self.config,
+                stream=True,
+                headers=self._headers() if self._trusted(url) else {},
             )
         except pb.NotFound as exc:
             raise pb.ContentExpired(

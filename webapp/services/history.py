@@ -14,6 +14,7 @@ from ..models import Provider, User, VideoTask
 
 PAGE_SIZE = 20
 COUNT_CAP = 10_000
+LOOKAHEAD_PAGES = 9
 SORTS = {"created": "created", "completed": "completed", "duration": "duration"}
 
 
@@ -141,17 +142,22 @@ def _ordered(stmt, q: Query):
     return stmt.order_by(*[c.desc() if desc else c.asc() for c in cols])
 
 
-def page_for(user: User | None, q: Query) -> Page:
-    """``user=None`` means every user's tasks (admin)."""
+def page_for(
+    user: User | None, q: Query, count_cap: int = COUNT_CAP, lookahead: int | None = LOOKAHEAD_PAGES
+) -> Page:
+    """``user=None`` means every user's tasks (admin). ``total`` is exact up to a few
+    pages past the current one, then marked ``capped`` ("200+")."""
     base = _filtered(user, q)
     if q.sort in ("completed", "duration"):
         base = base.where(VideoTask.completed_at.is_not(None))
+    # Count only as far as the pager needs to look ahead: never a full count.
+    cap = count_cap if lookahead is None else min((q.page + lookahead) * q.page_size, count_cap)
     count_stmt = select(func.count()).select_from(
-        base.with_only_columns(VideoTask.id).limit(COUNT_CAP + 1).subquery()
+        base.with_only_columns(VideoTask.id).limit(cap + 1).subquery()
     )
     total = db.session.scalar(count_stmt) or 0
-    capped = total > COUNT_CAP
-    total = min(total, COUNT_CAP)
+    capped = total > cap
+    total = min(total, cap)
     last = max(1, math.ceil(total / q.page_size))
     if q.page > last and not capped:
         q.page = last

@@ -490,7 +490,8 @@ def apply(work: Work, outcome: Outcome, owner: str, commit: bool = True) -> bool
             data["refreshed_at"] = now.isoformat()
         if was_terminal:
             active_only = False
-            values.pop("archived_at") if not outcome.archived else None
+            if not outcome.archived:
+                values.pop("archived_at")  # nothing new archived: keep the first date
             event = (
                 "archive",
                 "Link refreshed" + (" and the result re-archived." if outcome.archived else "."),

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 7261bc65174f
+Revision ID: 921793fdf448
 Revises: 
-Create Date: 2026-11-23 07:07:48.915997
+Create Date: 2026-11-23 07:39:21.856641
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '7261bc65174f'
+revision = '921793fdf448'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -113,7 +113,7 @@ def upgrade():
     sa.UniqueConstraint('video_id', name=op.f('uq_video_tasks_video_id'))
     )
     with op.batch_alter_table('video_tasks', schema=None) as batch_op:
-        batch_op.create_index('ix_video_tasks_created', ['created_at'], unique=False)
+        batch_op.create_index('ix_video_tasks_created', ['created_at'], unique=False, postgresql_include=['status', 'model', 'provider_id', 'user_id', 'completed_at', 'seconds', 'cost'])
         batch_op.create_index('ix_video_tasks_due', ['next_poll_at'], unique=False, postgresql_where=sa.text("status IN ('QUEUED', 'PROCESSING') OR pending_action IS NOT NULL"), sqlite_where=sa.text("status IN ('QUEUED', 'PROCESSING') OR pending_action IS NOT NULL"))
         batch_op.create_index(batch_op.f('ix_video_tasks_external_task_id'), ['external_task_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_video_tasks_provider_id'), ['provider_id'], unique=False)
@@ -153,7 +153,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_video_tasks_provider_id'))
         batch_op.drop_index(batch_op.f('ix_video_tasks_external_task_id'))
         batch_op.drop_index('ix_video_tasks_due', postgresql_where=sa.text("status IN ('QUEUED', 'PROCESSING') OR pending_action IS NOT NULL"), sqlite_where=sa.text("status IN ('QUEUED', 'PROCESSING') OR pending_action IS NOT NULL"))
-        batch_op.drop_index('ix_video_tasks_created')
+        batch_op.drop_index('ix_video_tasks_created', postgresql_include=['status', 'model', 'provider_id', 'user_id', 'completed_at', 'seconds', 'cost'])
 
     op.drop_table('video_tasks')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
