@@ -1,6 +1,6 @@
 """Page latency at 1,000,000 tasks in PostgreSQL, under gunicorn with a concurrent load.
 
-    .venv/bin/python bench/pages.py [--rows 1000000] [--concurrency 8] [--requests 300]
+    .venv/bin/python bench/pages.py [--rows 1000000] [--concurrency 2,8] [--requests 300]
 
 Prints p50/p95 for: history first page, page 500, filtered, searched; task page;
 progress fragment; admin stats. Targets: history and fragment p95 < 50 ms, admin
@@ -123,7 +123,7 @@ def load(base: str, paths: list[str], concurrency: int, total: int) -> list[floa
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--concurrency", default="2,8", help="comma-separated client counts")
     ap.add_argument("--requests", type=int, default=300)
     args = ap.parse_args()
     with pg_database() as url:
@@ -147,13 +147,15 @@ def main() -> None:
                 "progress fragment": [f"/tasks/{v}/live" for v in running],
                 "admin stats (30 days)": ["/admin/stats"],
             }
-            print(
-                f"\n{args.rows:,} tasks, gunicorn 2 workers x 8 threads, {args.concurrency} concurrent clients\n"
-            )
-            for name, paths in cases.items():
-                load(base, paths, 2, 10)  # warm up
-                total = args.requests if "stats" not in name else max(60, args.requests // 5)
-                print(f"{name:<24} {summary(load(base, paths, args.concurrency, total))}")
+            for concurrency in (int(c) for c in args.concurrency.split(",")):
+                print(
+                    f"\n{args.rows:,} tasks, gunicorn 2 workers x 8 threads, "
+                    f"{concurrency} concurrent clients\n"
+                )
+                for name, paths in cases.items():
+                    load(base, paths, 2, 10)  # warm up
+                    total = args.requests if "stats" not in name else max(60, args.requests // 5)
+                    print(f"{name:<24} {summary(load(base, paths, concurrency, total))}")
 
 
 if __name__ == "__main__":

@@ -77,6 +77,7 @@ class UpstreamStatus:
     )  # variant -> URL, when the upstream gives one
     poll_after: float | None = None  # seconds; the upstream's own hint
     raw_status: str | None = None  # the upstream's word, for the audit trail
+    queue_position: int | None = None  # fal's IN_QUEUE position, when the upstream says
 
 
 @dataclass

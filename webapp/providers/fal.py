@@ -1,5 +1,16 @@
 """fal.ai queue API: create on queue.fal.run, then follow the status/response/cancel
-URLs the queue hands back (stored verbatim, never rebuilt)."""
+URLs the queue hands back (stored verbatim, never rebuilt).
+
+Input mapping (fal inputs are model-specific; this is the common subset of the video
+endpoints in providers.md §2, e.g. kling-video and veo3.1):
+
+    prompt           -> "prompt"
+    aspect_ratio     -> "aspect_ratio"   ("16:9", "9:16", "1:1")
+    seconds          -> "duration"       (a string: "5"; extra["duration_format"] = "{}s"
+                                          gives veo3.1's "8s")
+    reference image  -> "image_url"      (a data: URL; fal accepts data URIs)
+    extra["input_defaults"] is merged last (model-specific knobs: resolution, cfg_scale ...)
+"""
 
 from __future__ import annotations
 
@@ -15,6 +26,34 @@ from .http import clean_message, json_of, request, stream_download, summarize
 STATES = {"IN_QUEUE": pb.QUEUED, "IN_PROGRESS": pb.IN_PROGRESS, "COMPLETED": pb.COMPLETED}
 
 
+def _int(value) -> int | None:
+    try:
+        return int(value) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _body_error_type(resp) -> str | None:
+    try:
+        data = resp.json()
+    except ValueError:
+        return None
+    value = data.get("error_type") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _is_job_failure(resp) -> bool:
+    """A 5xx on the result fetch is the job's own failure when fal says so (error-type
+    header or an error body); otherwise it is the queue having trouble."""
+    if resp.headers.get("X-Fal-Error-Type"):
+        return True
+    try:
+        data = resp.json()
+    except ValueError:
+        return False
+    return isinstance(data, dict) and bool(data.get("detail") or data.get("error"))
+
+
 class FalQueue:
     capabilities = frozenset({pb.CAP_CANCEL, pb.CAP_IMAGE_INPUT})
 
@@ -25,6 +64,9 @@ class FalQueue:
             config.base_url.rstrip("/") + "/" + (config.path_prefix or "").strip("/")
         ).rstrip("/")
         self.host = urlsplit(config.base_url).netloc
+
+    def __repr__(self) -> str:
+        return f"<FalQueue {self.root}>"
 
     def _headers(self) -> dict:
         return {"Authorization": f"Key {self.config.api_key}"} if self.config.api_key else {}
@@ -38,7 +80,8 @@ class FalQueue:
         if job.aspect_ratio:
             data["aspect_ratio"] = job.aspect_ratio
         if job.seconds:
-            data["duration"] = str(job.seconds)
+            fmt = str(self.config.extra.get("duration_format") or "{}")
+            data["duration"] = fmt.format(int(job.seconds))
         if job.reference_image:
             data["image_url"] = (
                 f"data:{job.reference_mime or 'image/png'};base64,"
@@ -62,18 +105,29 @@ class FalQueue:
         if not request_id:
             raise pb.AmbiguousError("The queue accepted the request but sent no request id.")
         handles = {
-            k: data.get(k) for k in ("status_url", "response_url", "cancel_url") if data.get(k)
+            k: data.get(k)
+            for k in ("request_id", "status_url", "response_url", "cancel_url")
+            if data.get(k)
         }
         return pb.Submitted(
             external_id=request_id,
-            status=pb.UpstreamStatus(state=pb.QUEUED, raw_status=data.get("status")),
+            status=pb.UpstreamStatus(
+                state=pb.QUEUED,
+                raw_status=data.get("status"),
+                queue_position=_int(data.get("queue_position")),
+            ),
             handles=handles,
         )
 
-    def status(self, external_id: str, handles: dict) -> pb.UpstreamStatus:
-        url = handles.get("status_url")
+    def _handle_url(self, external_id: str, handles: dict, which: str) -> str:
+        """The URL the queue handed back at submit, used verbatim (never rebuilt)."""
+        url = handles.get(f"{which}_url")
         if not url:
-            raise pb.PermanentError("The queue's status URL is missing for this job.")
+            raise pb.PermanentError(f"The queue's {which} URL is missing for this job.")
+        return url
+
+    def status(self, external_id: str, handles: dict) -> pb.UpstreamStatus:
+        url = self._handle_url(external_id, handles, "status")
         resp = request(
             self.session,
             "GET",
@@ -92,26 +146,36 @@ class FalQueue:
             )
         state = STATES.get(raw, pb.QUEUED)
         if state != pb.COMPLETED:
-            return pb.UpstreamStatus(state=state, raw_status=raw)
-        return self._result(handles)
+            return pb.UpstreamStatus(
+                state=state, raw_status=raw, queue_position=_int(data.get("queue_position"))
+            )
+        return self._result(external_id, handles)
 
-    def _result(self, handles: dict) -> pb.UpstreamStatus:
-        """fal reports COMPLETED even for failures: the result fetch tells which."""
-        url = handles.get("response_url")
-        if not url:
-            raise pb.PermanentError("The queue's response URL is missing for this job.")
+    def _result(self, external_id: str, handles: dict) -> pb.UpstreamStatus:
+        """fal reports COMPLETED even for failures: the result fetch tells which (a
+        non-2xx with a JSON ``detail``/``error`` and often ``X-Fal-Error-Type``)."""
+        url = self._handle_url(external_id, handles, "response")
         resp = request(
             self.session,
             "GET",
             url,
             self.config,
             headers=self._headers() if self._trusted(url) else {},
-            allow=(400, 422, 500),
+            allow=(400, 409, 410, 413, 415, 422, 500, 502, 503, 504),
         )
+        if resp.status_code >= 500 and not _is_job_failure(resp):
+            code = resp.status_code
+            resp.close()
+            raise pb.TransientError(f"The provider is having trouble (HTTP {code}).")
         if resp.status_code >= 400:
             message = summarize(resp, self.config.api_key)
-            code = (resp.headers.get("X-Fal-Error-Type") or "generation_failed")[:64]
+            code = resp.headers.get("X-Fal-Error-Type") or _body_error_type(resp)
+            code = (code or "generation_failed")[:64]
             resp.close()
+            if "cancel" in code.lower():
+                return pb.UpstreamStatus(
+                    state=pb.CANCELLED, error_code=code, raw_status="COMPLETED"
+                )
             return pb.UpstreamStatus(
                 state=pb.FAILED, error_code=code, error_message=message, raw_status="COMPLETED"
             )
@@ -143,7 +207,7 @@ class FalQueue:
     def download(self, external_id: str, handles: dict, variant: str = "video") -> pb.Download:
         if variant != "video":
             raise pb.NotFound(f"fal has no {variant}.")
-        status = self._result(handles)
+        status = self._result(external_id, handles)
         if status.state != pb.COMPLETED:
             raise pb.ContentExpired("The provider no longer has this result.")
         url = status.result_urls["video"]

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
 from . import base as pb
-from .http import clean_message, json_of, request, stream_download
+from .http import clean_message, json_of, request, stream_download, utcnow
 
 RETENTION = timedelta(days=2)
 RESOLUTION = {"1280x720": "720p", "720x1280": "720p", "1920x1080": "1080p", "1080x1920": "1080p"}
@@ -28,6 +28,9 @@ class GeminiAPI:
             config.base_url.rstrip("/") + "/" + (config.path_prefix or "/v1beta").strip("/")
         ).rstrip("/")
         self.host = urlsplit(config.base_url).netloc
+
+    def __repr__(self) -> str:
+        return f"<GeminiAPI {self.root}>"
 
     def _headers(self) -> dict:
         return {"x-goog-api-key": self.config.api_key} if self.config.api_key else {}
@@ -159,7 +162,7 @@ class GeminiAPI:
                 state=pb.COMPLETED,
                 progress=100,
                 result_urls={"video": uri},
-                expires_at=datetime.utcnow() + RETENTION,
+                expires_at=utcnow() + RETENTION,
                 raw_status="done",
             )
         reasons = gvr.get("raiMediaFilteredReasons") or []

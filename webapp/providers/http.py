@@ -116,21 +116,10 @@ def request(
     timeout = (config.connect_timeout, config.read_timeout)
     try:
         resp = session.request(method, url, timeout=timeout, stream=stream, **kwargs)
-    except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
-        raise pb.TransientError("The provider could not be reached.") from exc
-    except requests.ConnectionError as exc:
-        # A refused connection never sent anything; a reset after sending may have.
-        if create and not _refused(exc):
-            raise pb.AmbiguousError("The connection dropped before the provider answered.") from exc
-        raise pb.TransientError("The provider could not be reached.") from exc
-    except requests.ReadTimeout as exc:
-        if create:
-            raise pb.AmbiguousError("The provider did not answer in time.") from exc
-        raise pb.TransientError("The provider did not answer in time.") from exc
     except requests.RequestException as exc:
-        if create:
-            raise pb.AmbiguousError("The request to the provider failed midway.") from exc
-        raise pb.TransientError("The request to the provider failed.") from exc
+        # Only the method, the path and the exception's class: never the key or a body.
+        log.warning("upstream %s %s failed: %s", method, _strip_query(url), type(exc).__name__)
+        _raise_for_exception(exc, create)
     status = resp.status_code
     if status < 400 or status in allow:
         return resp
@@ -156,6 +145,34 @@ def request(
     finally:
         log.warning("upstream %s %s -> HTTP %s", method, _strip_query(url), status)
         resp.close()
+
+
+def _raise_for_exception(exc: requests.RequestException, create: bool):
+    """Map a transport failure. Before sending (refused, DNS, connect timeout, TLS) it is
+    always transient; after sending, a create's lost answer is ambiguous."""
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        raise pb.TransientError("The provider could not be reached.") from exc
+    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.ReadTimeout):
+        # A refused connection never sent anything; a reset after sending may have.
+        if create and not _refused(exc):
+            raise pb.AmbiguousError("The connection dropped before the provider answered.") from exc
+        raise pb.TransientError("The provider could not be reached.") from exc
+    if isinstance(exc, requests.ReadTimeout):
+        if create:
+            raise pb.AmbiguousError("The provider did not answer in time.") from exc
+        raise pb.TransientError("The provider did not answer in time.") from exc
+    if create:
+        raise pb.AmbiguousError("The request to the provider failed midway.") from exc
+    raise pb.TransientError("The request to the provider failed.") from exc
+
+
+_EXPIRY_WORDS = ("expire", "no longer", "deleted", "removed", "gone", "not available")
+
+
+def says_expired(message: str | None) -> bool:
+    """Whether an upstream's (already summarised) wording speaks of expiry/deletion."""
+    text = (message or "").lower()
+    return any(word in text for word in _EXPIRY_WORDS)
 
 
 def _refused(exc: BaseException) -> bool:
@@ -223,6 +240,13 @@ def stream_download(resp: requests.Response, default_type: str) -> pb.Download:
         length=int(length) if length and length.isdigit() else None,
         close=resp.close,
     )
+
+
+def utcnow():
+    """Naive UTC now (the protocol's convention), without the deprecated utcnow()."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def parse_time(value):

@@ -8,7 +8,17 @@ from datetime import datetime
 import requests
 
 from . import base as pb
-from .http import clean_message, json_of, parse_progress, parse_time, request, stream_download
+from .http import (
+    clean_message,
+    json_of,
+    parse_progress,
+    parse_time,
+    request,
+    says_expired,
+    stream_download,
+    summarize,
+    utcnow,
+)
 
 STATE_WORDS = {
     pb.QUEUED: {
@@ -17,6 +27,9 @@ STATE_WORDS = {
         "submitted",
         "not_start",
         "not_started",
+        "notstarted",
+        "preparing",
+        "unknown",
         "waiting",
         "created",
         "starting",
@@ -30,7 +43,7 @@ STATE_WORDS = {
         "started",
     },
     pb.COMPLETED: {"completed", "succeeded", "success", "done", "finished", "complete"},
-    pb.FAILED: {"failed", "failure", "error", "errored", "expired", "rejected"},
+    pb.FAILED: {"failed", "failure", "fail", "error", "errored", "expired", "rejected"},
     pb.CANCELLED: {"cancelled", "canceled", "aborted"},
 }
 _WORD_TO_STATE = {w: state for state, words in STATE_WORDS.items() for w in words}
@@ -72,6 +85,7 @@ def parse_video(data: dict, poll_after: float | None = None) -> pb.UpstreamStatu
         data.get("output_url"),
         data.get("video_url"),
         data.get("url"),
+        data.get("result_url"),  # new-api's native TaskDto
     ):
         if isinstance(candidate, str) and candidate.startswith(("http://", "https://")):
             urls["video"] = candidate
@@ -86,6 +100,46 @@ def parse_video(data: dict, poll_after: float | None = None) -> pb.UpstreamStatu
         poll_after=poll_after,
         raw_status=str(raw)[:40] if raw else None,
     )
+
+
+# new-api's native ``/v1/video/generations/{id}`` words (TaskDto), upper-case in its code.
+TASK_WORDS = {
+    "NOT_START": pb.QUEUED,
+    "SUBMITTED": pb.QUEUED,
+    "QUEUED": pb.QUEUED,
+    "UNKNOWN": pb.QUEUED,
+    "IN_PROGRESS": pb.IN_PROGRESS,
+    "SUCCESS": pb.COMPLETED,
+    "FAILURE": pb.FAILED,
+}
+
+
+def parse_task_dto(body: dict, poll_after: float | None = None) -> pb.UpstreamStatus:
+    """new-api's own task envelope ``{"code": "success", "data": TaskDto}``; the docs and
+    the code disagree on the words, so both spellings go through ``parse_video``."""
+    data = body.get("data") if isinstance(body.get("data"), dict) else body
+    data = dict(data)
+    raw = str(data.get("status") or "")
+    if raw in TASK_WORDS:
+        data["status"] = {
+            pb.QUEUED: "queued",
+            pb.IN_PROGRESS: "in_progress",
+            pb.COMPLETED: "completed",
+            pb.FAILED: "failed",
+        }[TASK_WORDS[raw]]
+    status = parse_video(data, poll_after)
+    status.raw_status = raw[:40] or status.raw_status
+    return status
+
+
+def _not_implemented(resp) -> bool:
+    if resp.status_code == 501:
+        return True
+    try:
+        text = resp.text[:2000].lower()
+    except Exception:  # noqa: BLE001 - unreadable body: not the marker we look for
+        return False
+    return "not implemented" in text or "not_implemented" in text
 
 
 class OpenAIVideos:
@@ -105,6 +159,13 @@ class OpenAIVideos:
         self.session = session
         self.root = config.base_url.rstrip("/") + "/" + (config.path_prefix or "").strip("/")
         self.root = self.root.rstrip("/")
+        # No cancel in the OpenAI protocol: some gateways stop a running job on DELETE.
+        # Only advertise it when the admin says this gateway does (extra["cancel"]).
+        if config.extra.get("cancel") or config.extra.get("cancel_via_delete"):
+            self.capabilities = type(self).capabilities | {pb.CAP_CANCEL}
+
+    def __repr__(self) -> str:
+        return f"<OpenAIVideos {self.root}>"
 
     # ---- helpers -------------------------------------------------------------------
 
@@ -185,11 +246,35 @@ class OpenAIVideos:
             self._url(f"videos/{external_id}"),
             self.config,
             headers=self._headers(),
+            allow=(404, 501),
         )
         hint = self._poll_hint(resp)
+        if resp.status_code in (404, 501):
+            if _not_implemented(resp):
+                resp.close()
+                return self._task_status(external_id)
+            message = summarize(resp, self.config.api_key)
+            resp.close()
+            raise pb.NotFound(message)
         return parse_video(json_of(resp), hint)
 
+    def _task_status(self, external_id: str) -> pb.UpstreamStatus:
+        """new-api answers 501 when a channel's adaptor cannot render an OpenAI video
+        object; its native task route still can."""
+        resp = request(
+            self.session,
+            "GET",
+            f"{self.config.base_url.rstrip('/')}/v1/video/generations/{external_id}",
+            self.config,
+            headers=self._headers(),
+        )
+        hint = self._poll_hint(resp)
+        return parse_task_dto(json_of(resp), hint)
+
     def download(self, external_id: str, handles: dict, variant: str = "video") -> pb.Download:
+        expires = parse_time(handles.get("expires_at"))
+        if expires is not None and expires <= utcnow():
+            raise pb.ContentExpired("The provider's copy expired before it was downloaded.")
         try:
             resp = request(
                 self.session,
@@ -201,7 +286,9 @@ class OpenAIVideos:
                 headers=self._headers({"Accept": "application/binary"}),
             )
         except pb.NotFound as exc:
-            raise pb.ContentExpired("The provider no longer has this result.") from exc
+            # A finished job's content that 404s/410s is gone; say so when the upstream did.
+            message = exc.message if says_expired(exc.message) else ""
+            raise pb.ContentExpired(message or "The provider no longer has this result.") from exc
         return stream_download(resp, VARIANT_TYPES.get(variant, "application/octet-stream"))
 
     def remix(self, external_id: str, handles: dict, job: pb.Job) -> pb.Submitted:
@@ -250,6 +337,10 @@ class OpenAIVideos:
                 continue
             if item.get("model") not in (None, job.model):
                 continue
+            meta = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+            ref = meta.get("client_ref") or meta.get("reelay_ref")
+            if ref and job.client_ref and ref != job.client_ref:
+                continue
             external = item.get("id") or item.get("task_id")
             if external:
                 return pb.Submitted(external_id=external, status=parse_video(item), handles={})
@@ -275,10 +366,34 @@ class OpenAIVideos:
         code = resp.status_code
         resp.close()
         if code in (404, 405):
-            return pb.CheckResult(
-                True,
-                True,
-                None,
-                "Reachable; this gateway does not list videos, so the key could not be checked.",
+            return self._check_models()
+        return pb.CheckResult(True, True, True, "Reachable and the API key was accepted.")
+
+    def _check_models(self) -> pb.CheckResult:
+        """Gateways without a video list (new-api) still serve ``/models`` with auth."""
+        unknown = pb.CheckResult(
+            True,
+            True,
+            None,
+            "Reachable; this gateway does not list videos, so the key could not be checked.",
+        )
+        try:
+            resp = request(
+                self.session,
+                "GET",
+                self._url("models"),
+                self.config,
+                headers=self._headers(),
+                allow=(404, 405),
             )
+        except pb.AuthError:
+            return pb.CheckResult(
+                False, True, False, "Reachable, but the provider refused the API key."
+            )
+        except pb.ProviderError:
+            return unknown
+        code = resp.status_code
+        resp.close()
+        if code in (404, 405):
+            return unknown
         return pb.CheckResult(True, True, True, "Reachable and the API key was accepted.")

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import requests
 
 from . import base as pb
-from .http import clean_message, json_of, parse_time, request, stream_download
+from .http import clean_message, json_of, parse_time, request, stream_download, utcnow
 
 STATES = {
     "starting": pb.QUEUED,
@@ -47,7 +47,7 @@ def parse_prediction(data: dict) -> pb.UpstreamStatus:
         if data.get("data_removed") or not url:
             status.expires_at = completed or datetime(1970, 1, 1)
         else:
-            status.expires_at = (completed or datetime.utcnow()) + OUTPUT_TTL
+            status.expires_at = (completed or utcnow()) + OUTPUT_TTL
     if state == pb.FAILED:
         status.error_code = "generation_failed"
         status.error_message = clean_message(str(error or ""), limit=200) or "The model failed."
@@ -64,6 +64,9 @@ class ReplicatePredictions:
             config.base_url.rstrip("/") + "/" + (config.path_prefix or "/v1").strip("/")
         ).rstrip("/")
         self.host = urlsplit(config.base_url).netloc
+
+    def __repr__(self) -> str:
+        return f"<ReplicatePredictions {self.root}>"
 
     def _trusted(self, url: str) -> bool:
         """The token goes to the API host and Replicate's file host, nowhere else."""
