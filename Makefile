@@ -30,10 +30,10 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	@touch $@ $(VENV)/.runtime
 
 migrate: $(VENV)/.runtime
-	REELAY_SCHEDULER=off $(BIN)/flask db upgrade
+	$(BIN)/flask db upgrade
 
 run: migrate
-	REELAY_SCHEDULER=off $(BIN)/flask providers seed-simulator --url http://127.0.0.1:$(SIM_PORT)
+	$(BIN)/flask providers seed-simulator --url http://127.0.0.1:$(SIM_PORT)
 	BIN=$(BIN) HOST=$(HOST) PORT=$(PORT) SIM_PORT=$(SIM_PORT) sh scripts/run-local.sh
 
 simulator: $(VENV)/.runtime

@@ -14,3 +14,13 @@ errorlog = "-"
 # Content downloads stream from the archive; keep worker memory flat.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
 max_requests_jitter = 500
+
+
+def post_worker_init(worker):
+    """Start the poller's scheduler in each worker (unless REELAY_SCHEDULER=off). Safe
+    with any number of workers and hosts: the poller leases the tasks it works on."""
+    from webapp.services import scheduler
+
+    app = worker.wsgi
+    if app.config.get("SCHEDULER_ENABLED"):
+        scheduler.start(app)

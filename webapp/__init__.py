@@ -37,11 +37,9 @@ def create_app(config: dict | None = None) -> Flask:
     register_web(app)
     register_api(app)
     cli.init_app(app)
-
-    if app.config["SCHEDULER_ENABLED"] and not app.config.get("TESTING"):
-        from .services import scheduler
-
-        scheduler.start(app)
+    # No scheduler here: importing the app (for `flask db upgrade`, a shell, tests)
+    # must not start background polling. gunicorn starts it in each worker
+    # (gunicorn.conf.py), `flask poller run` runs it on its own.
     return app
 
 
