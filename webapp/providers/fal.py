@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from urllib.parse import urlsplit
-
-import requests
 
 from . import base as pb
-from .http import clean_message, json_of, request, stream_download, summarize
+from .http import HttpAdapter, clean_message, json_of, request, stream_download, summarize
 
 STATES = {"IN_QUEUE": pb.QUEUED, "IN_PROGRESS": pb.IN_PROGRESS, "COMPLETED": pb.COMPLETED}
 
@@ -54,26 +51,12 @@ def _is_job_failure(resp) -> bool:
     return isinstance(data, dict) and bool(data.get("detail") or data.get("error"))
 
 
-class FalQueue:
+class FalQueue(HttpAdapter):
     capabilities = frozenset({pb.CAP_CANCEL, pb.CAP_IMAGE_INPUT})
-
-    def __init__(self, config: pb.ProviderConfig, session: requests.Session):
-        self.config = config
-        self.session = session
-        self.root = (
-            config.base_url.rstrip("/") + "/" + (config.path_prefix or "").strip("/")
-        ).rstrip("/")
-        self.host = urlsplit(config.base_url).netloc
-
-    def __repr__(self) -> str:
-        return f"<FalQueue {self.root}>"
+    default_prefix = ""
 
     def _headers(self) -> dict:
         return {"Authorization": f"Key {self.config.api_key}"} if self.config.api_key else {}
-
-    def _trusted(self, url: str) -> bool:
-        """The key goes only to the queue's own host, never to a CDN."""
-        return urlsplit(url).netloc == self.host
 
     def _input(self, job: pb.Job) -> dict:
         data = {"prompt": job.prompt}
@@ -133,7 +116,7 @@ class FalQueue:
             "GET",
             url,
             self.config,
-            headers=self._headers() if self._trusted(url) else {},
+            headers=self._auth_headers(url),
         )
         data = json_of(resp)
         raw = str(data.get("status") or "")
@@ -160,7 +143,7 @@ class FalQueue:
             "GET",
             url,
             self.config,
-            headers=self._headers() if self._trusted(url) else {},
+            headers=self._auth_headers(url),
             allow=(400, 409, 410, 413, 415, 422, 500, 502, 503, 504),
         )
         if resp.status_code >= 500 and not _is_job_failure(resp):
@@ -218,7 +201,7 @@ class FalQueue:
                 url,
                 self.config,
                 stream=True,
-                headers=self._headers() if self._trusted(url) else {},
+                headers=self._auth_headers(url),
             )
         except pb.NotFound as exc:
             raise pb.ContentExpired("The provider's file has expired.") from exc
@@ -235,7 +218,7 @@ class FalQueue:
                 "PUT",
                 url,
                 self.config,
-                headers=self._headers() if self._trusted(url) else {},
+                headers=self._auth_headers(url),
                 allow=(400, 404),
             ).close()
 

@@ -7,30 +7,18 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import timedelta
-from urllib.parse import urljoin, urlsplit
-
-import requests
+from urllib.parse import urljoin
 
 from . import base as pb
-from .http import clean_message, json_of, request, stream_download, utcnow
+from .http import HttpAdapter, clean_message, json_of, request, stream_download, utcnow
 
 RETENTION = timedelta(days=2)
 RESOLUTION = {"1280x720": "720p", "720x1280": "720p", "1920x1080": "1080p", "1080x1920": "1080p"}
 
 
-class GeminiAPI:
+class GeminiAPI(HttpAdapter):
     capabilities = frozenset({pb.CAP_IMAGE_INPUT})
-
-    def __init__(self, config: pb.ProviderConfig, session: requests.Session):
-        self.config = config
-        self.session = session
-        self.root = (
-            config.base_url.rstrip("/") + "/" + (config.path_prefix or "/v1beta").strip("/")
-        ).rstrip("/")
-        self.host = urlsplit(config.base_url).netloc
-
-    def __repr__(self) -> str:
-        return f"<GeminiAPI {self.root}>"
+    default_prefix = "/v1beta"
 
     def _headers(self) -> dict:
         return {"x-goog-api-key": self.config.api_key} if self.config.api_key else {}
@@ -208,7 +196,7 @@ class GeminiAPI:
         # (requests strips Authorization on cross-host redirects, not custom headers).
         url = uri
         for _ in range(5):
-            headers = self._headers() if urlsplit(url).netloc == self.host else {}
+            headers = self._auth_headers(url)
             try:
                 resp = request(
                     self.session,

@@ -10,6 +10,7 @@ import re
 import socket
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -21,6 +22,33 @@ log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 MAX_MESSAGE = 160
+
+
+class HttpAdapter:
+    """What every adapter shares: config, pooled session, the URL root, a key-free repr,
+    and the rule that credentials go only to the provider's own host."""
+
+    default_prefix = ""
+    capabilities: frozenset[str] = frozenset()
+
+    def __init__(self, config: pb.ProviderConfig, session: requests.Session):
+        self.config = config
+        self.session = session
+        prefix = (config.path_prefix or self.default_prefix).strip("/")
+        self.root = (config.base_url.rstrip("/") + "/" + prefix).rstrip("/")
+        self.host = urlsplit(config.base_url).netloc
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.root}>"
+
+    def _trusted(self, url: str) -> bool:
+        return urlsplit(url).netloc == self.host
+
+    def _auth_headers(self, url: str) -> dict:
+        return self._headers() if self._trusted(url) else {}
+
+    def _headers(self) -> dict:  # pragma: no cover - every adapter defines its own
+        return {}
 
 
 def make_session(pool_size: int = 32) -> requests.Session:

@@ -9,6 +9,7 @@ import requests
 
 from . import base as pb
 from .http import (
+    HttpAdapter,
     clean_message,
     json_of,
     parse_progress,
@@ -142,7 +143,7 @@ def _not_implemented(resp) -> bool:
     return "not implemented" in text or "not_implemented" in text
 
 
-class OpenAIVideos:
+class OpenAIVideos(HttpAdapter):
     capabilities = frozenset(
         {
             pb.CAP_REMIX,
@@ -155,17 +156,11 @@ class OpenAIVideos:
     )
 
     def __init__(self, config: pb.ProviderConfig, session: requests.Session):
-        self.config = config
-        self.session = session
-        self.root = config.base_url.rstrip("/") + "/" + (config.path_prefix or "").strip("/")
-        self.root = self.root.rstrip("/")
+        super().__init__(config, session)
         # No cancel in the OpenAI protocol: some gateways stop a running job on DELETE.
         # Only advertise it when the admin says this gateway does (extra["cancel"]).
         if config.extra.get("cancel") or config.extra.get("cancel_via_delete"):
             self.capabilities = type(self).capabilities | {pb.CAP_CANCEL}
-
-    def __repr__(self) -> str:
-        return f"<OpenAIVideos {self.root}>"
 
     # ---- helpers -------------------------------------------------------------------
 

@@ -7,10 +7,8 @@ import base64
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-import requests
-
 from . import base as pb
-from .http import clean_message, json_of, parse_time, request, stream_download, utcnow
+from .http import HttpAdapter, clean_message, json_of, parse_time, request, stream_download, utcnow
 
 STATES = {
     "starting": pb.QUEUED,
@@ -54,19 +52,9 @@ def parse_prediction(data: dict) -> pb.UpstreamStatus:
     return status
 
 
-class ReplicatePredictions:
+class ReplicatePredictions(HttpAdapter):
     capabilities = frozenset({pb.CAP_CANCEL, pb.CAP_LIST, pb.CAP_IMAGE_INPUT})
-
-    def __init__(self, config: pb.ProviderConfig, session: requests.Session):
-        self.config = config
-        self.session = session
-        self.root = (
-            config.base_url.rstrip("/") + "/" + (config.path_prefix or "/v1").strip("/")
-        ).rstrip("/")
-        self.host = urlsplit(config.base_url).netloc
-
-    def __repr__(self) -> str:
-        return f"<ReplicatePredictions {self.root}>"
+    default_prefix = "/v1"
 
     def _trusted(self, url: str) -> bool:
         """The token goes to the API host and Replicate's file host, nowhere else."""
@@ -150,7 +138,7 @@ class ReplicatePredictions:
                 url,
                 self.config,
                 stream=True,
-                headers=self._headers() if self._trusted(url) else {},
+                headers=self._auth_headers(url),
             )
         except pb.NotFound as exc:
             raise pb.ContentExpired(
