@@ -289,6 +289,13 @@ def test_relay_multipart_and_mapping(sim_app, sim):
         "/api/video/mapping", json={"externalTaskId": "", "apiConfigId": 999}, headers=H(token)
     )
     assert r.status_code == 422 and set(r.json["errors"]) == {"externalTaskId", "apiConfigId"}
+    for bad in (2**70, True, "12abc", -1):
+        r = client.post(
+            "/api/video/mapping",
+            json={"externalTaskId": ext, "apiConfigId": bad},
+            headers=H(token),
+        )
+        assert r.status_code == 422 and "apiConfigId" in r.json["errors"], bad
 
 
 def test_cancel_remix_refresh_via_compat(sim_app, sim):

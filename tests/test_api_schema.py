@@ -47,7 +47,7 @@ schema = schemathesis.openapi.from_wsgi("/api/openapi.json", APP)
 
 
 @schema.parametrize()
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case):
     case.call_and_validate(
         headers={"Authorization": f"Bearer {APP.config['_FUZZ_TOKEN']}"},

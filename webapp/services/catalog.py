@@ -97,11 +97,22 @@ def offers() -> list[Offer]:
     return [Offer(p, s) for p in enabled_providers() for s in specs(p)]
 
 
+def provider_by_id(value) -> Provider | None:
+    """A provider from an untrusted id (int or numeric string); None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        pid = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return db.session.get(Provider, pid) if 0 < pid < 2**31 else None
+
+
 def find_offer(model: str, provider_id: int | None = None) -> Offer:
     for offer in offers():
         if offer.spec.name == model and (provider_id is None or offer.provider.id == provider_id):
             return offer
-    if provider_id is not None and db.session.get(Provider, provider_id) is None:
+    if provider_id is not None and provider_by_id(provider_id) is None:
         raise ValidationError({"provider": "That provider does not exist."}, "unknown_provider")
     raise ValidationError(
         {"model": f"The model “{model[:60]}” is not offered by an enabled provider."},

@@ -338,12 +338,7 @@ def register_external(
     model = model if isinstance(model, str) else None
     if not external_id or len(external_id) > 255:
         errors["externalTaskId"] = "Give the upstream job id (up to 255 characters)."
-    try:
-        provider = (
-            db.session.get(Provider, int(provider_id)) if provider_id not in (None, "") else None
-        )
-    except (TypeError, ValueError):
-        provider = None
+    provider = catalog.provider_by_id(provider_id)
     if provider is None or not provider.enabled:
         errors["apiConfigId"] = "Choose an enabled provider."
     if video_id and (
