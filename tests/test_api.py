@@ -371,3 +371,27 @@ def test_openai_sdk_end_to_end(sim_app, sim):
     assert (
         sim.stats()["created_total"] == 2
     )  # the first video and its remix; the retry was not resent
+
+
+def test_deleting_a_running_video_stops_it_upstream(sim_app, sim):
+    """Once the row is gone no poller can tell the upstream, so DELETE does it inline;
+    if the provider cannot be reached the task is kept and the caller told to retry."""
+    client = sim_app.test_client()
+    token = token_for(sim_app)
+    vid = client.post(
+        "/v1/videos", json={"prompt": "a slow comet", "model": "sora_video2"}, headers=H(token)
+    ).json["id"]
+    sim.add_faults([{"op": "delete", "kind": "503", "count": 100}])
+    r = client.delete(f"/v1/videos/{vid}", headers=H(token))
+    assert r.status_code == 503 and r.json["error"]["code"] == "upstream_unavailable"
+    kept = client.get(f"/v1/videos/{vid}", headers=H(token))
+    assert kept.status_code == 200 and kept.json["status"] == "failed"  # cancelled, kept
+    sim.state.faults.clear()
+    with sim_app.app_context():
+        db.session.execute(VideoTask.__table__.update().values(lease_owner=None, lease_until=None))
+        db.session.commit()
+    r = client.delete(f"/v1/videos/{vid}", headers=H(token))
+    assert r.status_code == 200 and r.json["deleted"] is True
+    assert client.get(f"/v1/videos/{vid}", headers=H(token)).status_code == 404
+    assert sim.stats()["requests"]["delete"] >= 2
+    assert sim.stats()["created_total"] == 1

@@ -80,6 +80,14 @@ def test_login_redirects_only_to_local_next(client, auth):
         data={"email": "ada@example.com", "password": "correct horse"},
     )
     assert resp.status_code == 302 and "evil.example" not in resp.headers["Location"]
+    for sneaky in ("//evil.example/x", "////evil.example/x", "/\\evil.example", "/%0d%0aX:1"):
+        auth.logout()
+        resp = client.post(
+            f"/auth/login?next={sneaky}",
+            data={"email": "ada@example.com", "password": "correct horse"},
+        )
+        location = resp.headers["Location"]
+        assert "evil.example" not in location and not location.startswith("//"), sneaky
     auth.logout()
     resp = client.post(
         "/auth/login?next=/settings/",

@@ -89,6 +89,21 @@ def test_images_are_decoded_not_trusted():
     assert exc.value.code == "image_too_large"
 
 
+def test_decompression_bomb_is_refused_before_decoding():
+    """A small file claiming 13000x13000 pixels is refused from its header alone."""
+    import tracemalloc
+
+    bomb = png_bytes(size=(13000, 13000))  # solid colour: compresses to well under 1 MB
+    assert len(bomb) < 1_000_000
+    tracemalloc.start()
+    with pytest.raises(ValidationError) as exc:
+        check_image(bomb, 10_000_000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert exc.value.code == "image_too_large" and "13000×13000" in exc.value.message
+    assert peak < 20_000_000  # nothing near the 500+ MB a decode would take
+
+
 def test_data_url_decoding():
     raw = png_bytes()
     url = "data:image/png;base64," + base64.b64encode(raw).decode()

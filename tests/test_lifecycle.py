@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import requests
 from sqlalchemy import select, update
 
 from webapp.domain import statuses as st
@@ -123,6 +124,68 @@ def test_ambiguous_submit_is_reconciled_not_resent(sim_app, sim):
     assert created_for(sim, vid) == 1
 
 
+def test_ambiguous_submit_never_adopts_another_users_job(sim_app, sim):
+    """Bob's identical prompt is on the same upstream key; Ada's create was lost before
+    the upstream made anything. Ada must not get Bob's video."""
+    bob = user(sim_app, "bob@example.com")
+    bob_vid = create(sim_app, bob, prompt="a red fox in snow")
+    sim.add_faults([{"op": "create", "kind": "drop", "count": 1}])
+    ada = user(sim_app)
+    ada_vid = create(sim_app, ada, prompt="a red fox in snow")
+    assert get(sim_app, ada_vid).error_code == "upstream_ambiguous"
+    task = finish(sim_app, sim, ada_vid)
+    assert task.status == st.FAILED and task.error_code == "submit_unconfirmed"
+    assert task.external_task_id is None
+    assert "not resent" in task.error_message
+    assert sim.stats()["created_total"] == 1  # Bob's only; nothing resent for Ada
+    assert finish(sim_app, sim, bob_vid).status == st.COMPLETED
+
+
+def test_ambiguous_submit_with_two_matching_jobs_adopts_neither(sim_app, sim):
+    """Two untracked upstream jobs match (someone else used the key too): guessing
+    could hand Ada a stranger's video, so she gets a clear failure instead."""
+    for _ in range(2):
+        requests.post(
+            f"{sim.url}/v1/videos",
+            json={"prompt": "twin lighthouses", "model": "sora-2"},
+            headers={"Authorization": "Bearer sim-key"},
+            timeout=5,
+        ).raise_for_status()
+    sim.add_faults([{"op": "create", "kind": "drop", "count": 1}])
+    vid = create(sim_app, user(sim_app), prompt="twin lighthouses")
+    task = finish(sim_app, sim, vid)
+    assert task.status == st.FAILED and task.error_code == "submit_unconfirmed"
+    assert "several" in task.error_message and task.external_task_id is None
+
+
+def test_ambiguous_submit_ends_even_if_the_provider_cannot_list(sim_app, sim):
+    sim.add_faults(
+        [
+            {"op": "create", "kind": "drop", "count": 1},
+            {"op": "list", "kind": "503", "count": 1000},
+        ]
+    )
+    vid = create(sim_app, user(sim_app), prompt="an unlisted comet")
+    task = finish(sim_app, sim, vid)
+    assert task.status == st.FAILED and task.error_code == "submit_unconfirmed"
+    assert task.next_poll_at is None and sim.stats()["created_total"] == 0
+
+
+def test_ambiguous_submit_past_the_deadline_fails(sim_app, sim):
+    sim.add_faults([{"op": "create", "kind": "drop", "count": 1}])
+    vid = create(sim_app, user(sim_app), prompt="a late comet")
+    with sim_app.app_context():
+        db.session.execute(
+            update(VideoTask)
+            .where(VideoTask.video_id == vid)
+            .values(deadline_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+    sweep(sim_app)
+    task = get(sim_app, vid)
+    assert task.status == st.FAILED and task.error_code == "submit_unconfirmed"
+
+
 def test_status_faults_never_lose_the_task(sim_app, sim):
     uid = user(sim_app)
     vid = create(sim_app, uid)
@@ -203,6 +266,39 @@ def test_submit_deadline_while_upstream_down(sim_app, sim):
     task = get(sim_app, vid)
     assert task.status == st.FAILED and task.error_code == "submit_timeout"
     assert "Could not be submitted before the deadline" in task.error_message
+    # past the deadline nothing is sent: no job is started (and billed) for nobody
+    assert sim.stats()["created_total"] == 0
+    assert sim.stats()["requests"].get("create", 0) == 1  # only the first, refused, try
+
+
+def test_timed_out_job_is_stopped_upstream(sim_app, sim):
+    vid = create(sim_app, user(sim_app), prompt="[slow] a very long glacier")
+    ext = get(sim_app, vid).external_task_id
+    with sim_app.app_context():
+        db.session.execute(
+            update(VideoTask)
+            .where(VideoTask.video_id == vid)
+            .values(deadline_at=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+    task = finish(sim_app, sim, vid)
+    assert task.status == st.FAILED and task.error_code == "timeout"
+    assert task.external_task_id == ext and task.pending_action is None
+    assert sim.stats()["requests"].get("delete", 0) == 1
+    assert any("at the provider" in m for m in events(sim_app, vid))
+
+
+def test_upstream_cancel_is_retried_until_it_gets_through(sim_app, sim):
+    vid = create(sim_app, user(sim_app))
+    sim.add_faults([{"op": "delete", "kind": "503", "count": 2}])
+    with sim_app.app_context():
+        tasks.cancel(db.session.get(User, get(sim_app, vid).user_id), vid)
+    sweep(sim_app, rounds=2)
+    assert get(sim_app, vid).pending_action == "cancel"  # not dropped after an error
+    task = finish(sim_app, sim, vid)
+    assert task.status == st.CANCELLED and task.pending_action is None
+    assert sim.stats()["requests"]["delete"] == 3
+    assert any("at the provider" in m for m in events(sim_app, vid))
 
 
 def test_upstream_failure_is_summarised(sim_app, sim):

@@ -507,8 +507,7 @@ def test_find_submitted_matches_prompt_model_and_created_at(rsps, openai):
         VIDEOS, json=listing, match=[matchers.query_param_matcher({"order": "desc", "limit": "50"})]
     )
     job = Job(model="sora-2", prompt=OPENAI_VIDEO["prompt"])
-    found = openai.find_submitted(job, since)
-    assert found is not None
+    [found] = openai.find_submitted(job, since)
     assert found.external_id == "task_match"
     assert found.status.state == pb.IN_PROGRESS
 
@@ -517,7 +516,7 @@ def test_find_submitted_ignores_jobs_older_than_since(rsps, openai):
     listing = {"object": "list", "data": [reply(created_at=1000)], "has_more": False}
     rsps.get(VIDEOS, json=listing)
     job = Job(model="sora-2", prompt=OPENAI_VIDEO["prompt"])
-    assert openai.find_submitted(job, datetime(2025, 1, 1)) is None
+    assert openai.find_submitted(job, datetime(2025, 1, 1)) == []
 
 
 def test_check_200_key_accepted(rsps, openai):
@@ -776,11 +775,10 @@ def test_replicate_find_submitted_from_the_list(rsps, replicate):
         ],
     }
     rsps.get(f"{REPLICATE}/predictions", json=listing)
-    found = replicate.find_submitted(
+    [found] = replicate.find_submitted(
         Job(model="google/veo-3.1", prompt="A lighthouse at dusk, waves crashing"),
         datetime(2026, 10, 1, 16, 0, 0),
     )
-    assert found is not None
     assert found.external_id == REPLICATE_ID
     assert found.status.state == pb.IN_PROGRESS
     assert found.handles == {"get": REPLICATE_GET, "cancel": REPLICATE_CANCEL}

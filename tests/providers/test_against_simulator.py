@@ -152,7 +152,7 @@ def test_openai_remix_delete_find_and_check(sim):
     since = utcnow() - timedelta(seconds=5)
     submitted = provider.submit(job)
     found = provider.find_submitted(job, since)
-    assert found is not None and found.external_id == submitted.external_id
+    assert [f.external_id for f in found] == [submitted.external_id]
     poll_until_done(sim, provider, submitted)
     remixed = provider.remix(submitted.external_id, {}, Job(model="sora-2", prompt="at night"))
     assert remixed.external_id != submitted.external_id
@@ -203,7 +203,7 @@ def test_replicate_cancel_find_and_expiry(sim):
     job = VIDEO_JOBS["replicate"]
     since = utcnow() - timedelta(seconds=5)
     submitted = provider.submit(job)
-    assert provider.find_submitted(job, since).external_id == submitted.external_id
+    assert [f.external_id for f in provider.find_submitted(job, since)] == [submitted.external_id]
     provider.cancel(submitted.external_id, submitted.handles)
     assert provider.status(submitted.external_id, submitted.handles).state == pb.CANCELLED
     other = provider.submit(job)

@@ -419,8 +419,8 @@ def test_find_submitted_matches_prompt_model_since(rsps, openai):
         json=_listing(other, mine, old),
         match=[matchers.query_param_matcher({"order": "desc", "limit": "50"})],
     )
-    found = openai.find_submitted(JOB, since)
-    assert found is not None and found.external_id == "mine"
+    [found] = openai.find_submitted(JOB, since)
+    assert found.external_id == "mine"
     assert found.status.state == pb.IN_PROGRESS
 
 
@@ -430,12 +430,24 @@ def test_find_submitted_respects_client_ref_in_metadata(rsps, openai):
     mine = dict(OPENAI_VIDEO, id="mine", metadata={"client_ref": "vid-1"})
     rsps.get(VIDEOS, json=_listing(theirs, mine))
     found = openai.find_submitted(Job(**{**JOB.__dict__, "client_ref": "vid-1"}), since)
-    assert found.external_id == "mine"
+    assert [f.external_id for f in found] == ["mine"]
+
+
+def test_find_submitted_only_inside_the_window(rsps, openai):
+    """A job created after the lost request's window is someone else's, and one with no
+    creation time cannot be placed in it at all."""
+    since = datetime(2025, 9, 27, 2, 50, 0)  # naive UTC; "mine" was created at 02:51:25
+    late = dict(OPENAI_VIDEO, id="late", created_at=1758941485 + 3600)
+    undated = dict(OPENAI_VIDEO, id="undated", created_at=None)
+    mine = dict(OPENAI_VIDEO, id="mine", created_at=1758941485)
+    rsps.get(VIDEOS, json=_listing(late, undated, mine))
+    found = openai.find_submitted(JOB, since, since + timedelta(minutes=4))
+    assert [f.external_id for f in found] == ["mine"]
 
 
 def test_find_submitted_none(rsps, openai):
     rsps.get(VIDEOS, json=_listing())
-    assert openai.find_submitted(JOB, datetime(2025, 1, 1)) is None
+    assert openai.find_submitted(JOB, datetime(2025, 1, 1)) == []
 
 
 def test_check_ok_creates_nothing(rsps, openai):
@@ -476,3 +488,19 @@ def test_json_dumps_of_status_is_possible(rsps, openai):
     rsps.get(f"{VIDEOS}/v1", json=NEWAPI_DONE)
     status = openai.status("v1", {})
     assert json.dumps(status.result_urls)
+
+
+def test_failure_text_never_carries_the_key(rsps, make):
+    """Some gateways echo the token in their error text; it must not reach a task page."""
+    gw = make("openai", GW, api_key="gw-9f8e7d6c5b4a")
+    rsps.get(
+        f"{GW}/v1/videos/vid_1",
+        json={
+            "id": "vid_1",
+            "status": "failed",
+            "error": {"message": "Invalid token gw-9f8e7d6c5b4a"},
+        },
+    )
+    status = gw.status("vid_1", {})
+    assert status.state == pb.FAILED and "gw-9f8e7d6c5b4a" not in status.error_message
+    assert "[key]" in status.error_message

@@ -183,7 +183,7 @@ def test_find_submitted_from_the_list(rsps, replicate):
     older = dict(PREDICTION, id="older", created_at="2026-10-01T15:00:00Z")
     other = dict(PREDICTION, id="other", input={"prompt": "something else"})
     rsps.get(f"{REPLICATE}/predictions", json={"results": [other, PREDICTION, older]})
-    found = replicate.find_submitted(JOB, datetime(2026, 10, 1, 16, 0, 0))
+    [found] = replicate.find_submitted(JOB, datetime(2026, 10, 1, 16, 0, 0))
     assert found.external_id == PID
     assert found.handles == HANDLES
 

@@ -6,6 +6,7 @@ import base64
 import binascii
 import io
 import re
+import warnings
 
 from PIL import Image, UnidentifiedImageError
 
@@ -66,6 +67,9 @@ def decode_data_url(value: str, field: str = "referenceImage") -> bytes:
         ) from None
 
 
+MAX_IMAGE_PIXELS = 4096 * 4096
+
+
 def check_image(data: bytes, max_bytes: int, field: str = "reference_image") -> tuple[bytes, str]:
     """Decode the image to prove it is a real PNG/JPEG/WebP; returns (bytes, mime)."""
     if not data:
@@ -75,19 +79,34 @@ def check_image(data: bytes, max_bytes: int, field: str = "reference_image") -> 
             {field: f"The reference image is larger than {max_bytes // (1024 * 1024)} MB."},
             "image_too_large",
         )
+    too_big = ValidationError(
+        {field: "The reference image has too many pixels; the most Reelay accepts is 4096×4096."},
+        "image_too_large",
+    )
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+        with img:
             fmt = img.format
+            # The header gives the size: refuse a decompression bomb before decoding it
+            # (a 700 KB PNG can claim 13000x13000 pixels, ~700 MB once loaded).
+            if img.width * img.height > MAX_IMAGE_PIXELS:
+                raise ValidationError(
+                    {
+                        field: f"The reference image is {img.width}×{img.height} pixels; "
+                        "the most Reelay accepts is 4096×4096."
+                    },
+                    "image_too_large",
+                )
             img.verify()
         with Image.open(io.BytesIO(data)) as img:
             img.load()
-            if img.width * img.height > 50_000_000:
-                raise ValidationError(
-                    {field: "The reference image has too many pixels."}, "invalid_image"
-                )
     except ValidationError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        raise too_big from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ValidationError(
             {field: "The reference image must be a PNG, JPEG or WebP picture."}, "invalid_image"
         ) from None

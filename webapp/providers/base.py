@@ -182,9 +182,12 @@ class Provider(Protocol):
 
     def delete(self, external_id: str, handles: dict) -> None: ...
 
-    def find_submitted(self, job: Job, since: datetime) -> Submitted | None:
-        """Look for a job this client created after ``since`` matching ``job``
-        (CAP_LIST only); used to settle an ambiguous submit."""
+    def find_submitted(
+        self, job: Job, since: datetime, until: datetime | None = None
+    ) -> list[Submitted]:
+        """Every job this client created between ``since`` and ``until`` that matches
+        ``job`` (CAP_LIST only). The caller settles an ambiguous submit only when exactly
+        one candidate is not already tracked: a guess could hand one user another's job."""
         ...
 
     def check(self) -> CheckResult: ...

@@ -15,7 +15,6 @@ endpoints in providers.md §2, e.g. kling-video and veo3.1):
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 
 from . import base as pb
 from .http import HttpAdapter, clean_message, json_of, request, stream_download, summarize
@@ -225,8 +224,8 @@ class FalQueue(HttpAdapter):
     def delete(self, external_id, handles):
         raise pb.PermanentError("fal cannot delete jobs.")
 
-    def find_submitted(self, job: pb.Job, since: datetime):
-        return None
+    def find_submitted(self, job, since, until=None) -> list:
+        return []  # the protocol cannot list jobs (no CAP_LIST)
 
     def check(self) -> pb.CheckResult:
         # There is no side-effect-free authenticated endpoint on the queue: asking for a

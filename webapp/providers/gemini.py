@@ -156,7 +156,7 @@ class GeminiAPI(HttpAdapter):
         reasons = gvr.get("raiMediaFilteredReasons") or []
         if gvr.get("raiMediaFilteredCount") or reasons:
             why = (
-                clean_message(str(reasons[0]), limit=200)
+                clean_message(str(reasons[0]), self.config.api_key, limit=200)
                 if reasons
                 else "it was blocked by the safety filters"
             )
@@ -227,8 +227,8 @@ class GeminiAPI(HttpAdapter):
     def delete(self, external_id, handles):
         raise pb.PermanentError("The Gemini API cannot delete a video.")
 
-    def find_submitted(self, job, since):
-        return None
+    def find_submitted(self, job, since, until=None) -> list:
+        return []  # the protocol cannot list jobs (no CAP_LIST)
 
     def check(self) -> pb.CheckResult:
         try:

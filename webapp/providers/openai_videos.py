@@ -56,7 +56,9 @@ def normalize_state(raw) -> str:
     return _WORD_TO_STATE.get(str(raw or "").strip().lower(), pb.QUEUED)
 
 
-def parse_video(data: dict, poll_after: float | None = None) -> pb.UpstreamStatus:
+def parse_video(
+    data: dict, poll_after: float | None = None, secret: str | None = None
+) -> pb.UpstreamStatus:
     raw = data.get("status") or data.get("task_status") or data.get("state")
     state = normalize_state(raw)
     if not raw and data.get("error"):
@@ -78,7 +80,7 @@ def parse_video(data: dict, poll_after: float | None = None) -> pb.UpstreamStatu
             or "The provider could not generate this video."
         )
     if message:
-        message = clean_message(str(message), limit=200)
+        message = clean_message(str(message), secret, limit=200)
     urls = {}
     meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     for candidate in (
@@ -115,7 +117,9 @@ TASK_WORDS = {
 }
 
 
-def parse_task_dto(body: dict, poll_after: float | None = None) -> pb.UpstreamStatus:
+def parse_task_dto(
+    body: dict, poll_after: float | None = None, secret: str | None = None
+) -> pb.UpstreamStatus:
     """new-api's own task envelope ``{"code": "success", "data": TaskDto}``; the docs and
     the code disagree on the words, so both spellings go through ``parse_video``."""
     data = body.get("data") if isinstance(body.get("data"), dict) else body
@@ -128,7 +132,7 @@ def parse_task_dto(body: dict, poll_after: float | None = None) -> pb.UpstreamSt
             pb.COMPLETED: "completed",
             pb.FAILED: "failed",
         }[TASK_WORDS[raw]]
-    status = parse_video(data, poll_after)
+    status = parse_video(data, poll_after, secret)
     status.raw_status = raw[:40] or status.raw_status
     return status
 
@@ -189,7 +193,9 @@ class OpenAIVideos(HttpAdapter):
         external = data.get("id") or data.get("task_id") or data.get("video_id")
         if not isinstance(external, str) or not external:
             raise pb.AmbiguousError("The provider accepted the request but sent no job id.")
-        return pb.Submitted(external_id=external, status=parse_video(data, hint), handles={})
+        return pb.Submitted(
+            external_id=external, status=parse_video(data, hint, self.config.api_key), handles={}
+        )
 
     # ---- protocol --------------------------------------------------------------------
 
@@ -251,7 +257,7 @@ class OpenAIVideos(HttpAdapter):
             message = summarize(resp, self.config.api_key)
             resp.close()
             raise pb.NotFound(message)
-        return parse_video(json_of(resp), hint)
+        return parse_video(json_of(resp), hint, self.config.api_key)
 
     def _task_status(self, external_id: str) -> pb.UpstreamStatus:
         """new-api answers 501 when a channel's adaptor cannot render an OpenAI video
@@ -264,7 +270,7 @@ class OpenAIVideos(HttpAdapter):
             headers=self._headers(),
         )
         hint = self._poll_hint(resp)
-        return parse_task_dto(json_of(resp), hint)
+        return parse_task_dto(json_of(resp), hint, self.config.api_key)
 
     def download(self, external_id: str, handles: dict, variant: str = "video") -> pb.Download:
         expires = parse_time(handles.get("expires_at"))
@@ -312,7 +318,9 @@ class OpenAIVideos(HttpAdapter):
             allow=(404,),
         ).close()
 
-    def find_submitted(self, job: pb.Job, since: datetime) -> pb.Submitted | None:
+    def find_submitted(
+        self, job: pb.Job, since: datetime, until: datetime | None = None
+    ) -> list[pb.Submitted]:
         resp = request(
             self.session,
             "GET",
@@ -322,11 +330,12 @@ class OpenAIVideos(HttpAdapter):
             params={"order": "desc", "limit": 50},
         )
         data = json_of(resp)
+        found = []
         for item in data.get("data") or []:
             if not isinstance(item, dict):
                 continue
             created = parse_time(item.get("created_at"))
-            if created is not None and created < since:
+            if created is None or created < since or (until is not None and created > until):
                 continue
             if item.get("prompt") not in (None, job.prompt):
                 continue
@@ -337,9 +346,15 @@ class OpenAIVideos(HttpAdapter):
             if ref and job.client_ref and ref != job.client_ref:
                 continue
             external = item.get("id") or item.get("task_id")
-            if external:
-                return pb.Submitted(external_id=external, status=parse_video(item), handles={})
-        return None
+            if isinstance(external, str) and external:
+                found.append(
+                    pb.Submitted(
+                        external_id=external,
+                        status=parse_video(item, secret=self.config.api_key),
+                        handles={},
+                    )
+                )
+        return found
 
     def check(self) -> pb.CheckResult:
         try:

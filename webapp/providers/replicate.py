@@ -21,7 +21,7 @@ STATES = {
 OUTPUT_TTL = timedelta(hours=1)
 
 
-def parse_prediction(data: dict) -> pb.UpstreamStatus:
+def parse_prediction(data: dict, secret: str | None = None) -> pb.UpstreamStatus:
     raw = str(data.get("status") or "")
     state = STATES.get(raw, pb.QUEUED)
     output = data.get("output")
@@ -48,7 +48,9 @@ def parse_prediction(data: dict) -> pb.UpstreamStatus:
             status.expires_at = (completed or utcnow()) + OUTPUT_TTL
     if state == pb.FAILED:
         status.error_code = "generation_failed"
-        status.error_message = clean_message(str(error or ""), limit=200) or "The model failed."
+        status.error_message = (
+            clean_message(str(error or ""), secret, limit=200) or "The model failed."
+        )
     return status
 
 
@@ -113,7 +115,7 @@ class ReplicatePredictions(HttpAdapter):
         urls = data.get("urls") if isinstance(data.get("urls"), dict) else {}
         return pb.Submitted(
             external_id=data["id"],
-            status=parse_prediction(data),
+            status=parse_prediction(data, self.config.api_key),
             handles={k: urls[k] for k in ("get", "cancel") if urls.get(k)},
         )
 
@@ -122,7 +124,7 @@ class ReplicatePredictions(HttpAdapter):
         return json_of(request(self.session, "GET", url, self.config, headers=self._headers()))
 
     def status(self, external_id: str, handles: dict) -> pb.UpstreamStatus:
-        return parse_prediction(self._get(external_id, handles))
+        return parse_prediction(self._get(external_id, handles), self.config.api_key)
 
     def download(self, external_id: str, handles: dict, variant: str = "video") -> pb.Download:
         if variant != "video":
@@ -158,7 +160,9 @@ class ReplicatePredictions(HttpAdapter):
     def delete(self, external_id, handles):
         raise pb.PermanentError("Replicate cannot delete predictions.")
 
-    def find_submitted(self, job: pb.Job, since: datetime) -> pb.Submitted | None:
+    def find_submitted(
+        self, job: pb.Job, since: datetime, until: datetime | None = None
+    ) -> list[pb.Submitted]:
         data = json_of(
             request(
                 self.session,
@@ -168,21 +172,24 @@ class ReplicatePredictions(HttpAdapter):
                 headers=self._headers(),
             )
         )
+        found = []
         for item in data.get("results") or []:
-            if not isinstance(item, dict):
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
                 continue
             created = parse_time(item.get("created_at"))
-            if created is not None and created < since:
+            if created is None or created < since or (until is not None and created > until):
                 continue
             if (item.get("input") or {}).get("prompt") != job.prompt:
                 continue
             urls = item.get("urls") if isinstance(item.get("urls"), dict) else {}
-            return pb.Submitted(
-                external_id=item["id"],
-                status=parse_prediction(item),
-                handles={k: urls[k] for k in ("get", "cancel") if urls.get(k)},
+            found.append(
+                pb.Submitted(
+                    external_id=item["id"],
+                    status=parse_prediction(item, self.config.api_key),
+                    handles={k: urls[k] for k in ("get", "cancel") if urls.get(k)},
+                )
             )
-        return None
+        return found
 
     def check(self) -> pb.CheckResult:
         try:

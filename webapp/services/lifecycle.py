@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import DateTime, Integer, bindparam, func, update
+from sqlalchemy import DateTime, Integer, bindparam, exists, func, select, update
+from sqlalchemy.orm import aliased
 
 from ..domain import statuses as st
 from ..domain.polling import backoff_delay, next_poll_delay
@@ -27,6 +28,10 @@ from . import archive, catalog, throttle
 log = logging.getLogger(__name__)
 
 RECONCILE_DELAYS = (5, 15, 30)  # seconds between looks for an ambiguous submit
+# An upstream job counts as "ours" only if created this close to when the answer was lost
+# (the request went out at most a read timeout earlier; allow for clock skew).
+RECONCILE_WINDOW_SECONDS = 120
+MAX_CANCEL_TRIES = 8  # upstream cancel attempts before Reelay stops asking
 MAX_NOT_FOUND = 3
 
 
@@ -71,6 +76,7 @@ class Outcome:
     archive_note: str | None = None
     not_found: bool = False
     event: str | None = None
+    reconciled: bool = False  # adopted from the upstream's list: guard against double adoption
 
 
 def snapshot(task: VideoTask) -> Work:
@@ -148,6 +154,13 @@ def perform(work: Work, store) -> Outcome:
 
 
 def _submit(work: Work, store) -> Outcome:
+    if _deadline_passed(work, utcnow()):
+        # Submitting now would start (and bill) a job nobody waits for any more.
+        return Outcome(
+            "failed",
+            code="submit_timeout",
+            message="Could not be submitted before the deadline; nothing was sent.",
+        )
     throttle.acquire(work.provider_id, work.provider_max_rps)
     try:
         if work.remix_source:
@@ -194,30 +207,65 @@ def _after_submit(work: Work, submitted: pb.Submitted, store) -> Outcome:
 
 
 def _reconcile(work: Work, store) -> Outcome:
-    """An earlier create may have reached the upstream: look for it, never resend."""
+    """An earlier create may have reached the upstream: look for it, never resend.
+
+    Only a job created around the lost request, matching it, and tracked by no other
+    task may be adopted, and only when exactly one such job exists: a shared upstream
+    key means another user's identical prompt could otherwise be taken for this one."""
+    last_round = work.reconcile_round + 1 >= len(RECONCILE_DELAYS)
+    unconfirmed = Outcome(
+        "failed",
+        code="submit_unconfirmed",
+        message="The provider never confirmed the submission and Reelay could not find it "
+        "there; it was not resent, to avoid a duplicate job. Please try again.",
+    )
     throttle.acquire(work.provider_id, work.provider_max_rps)
-    since = work.ambiguous_since - timedelta(minutes=2)
+    window = timedelta(seconds=RECONCILE_WINDOW_SECONDS)
     try:
-        found = work.adapter.find_submitted(work.job, since)
+        found = work.adapter.find_submitted(
+            work.job, work.ambiguous_since - window, work.ambiguous_since + window
+        )
     except pb.TransientError as exc:
+        if last_round:
+            return unconfirmed
         return Outcome("ambiguous", code=exc.code, message=exc.message, retry_after=exc.retry_after)
     except pb.ProviderError as exc:
-        found = None
+        found = []
         log.warning("reconcile failed for %s: %s", work.video_id, exc.code)
-    if found is not None:
-        out = _after_submit(work, found, store)
+    candidates = _untracked(work.provider_id, found)
+    if len(candidates) == 1:
+        out = _after_submit(work, candidates[0], store)
+        out.reconciled = True
         out.event = "Found the job the provider had accepted before the connection dropped."
         return out
-    if work.reconcile_round + 1 >= len(RECONCILE_DELAYS):
+    if len(candidates) > 1:
         return Outcome(
             "failed",
             code="submit_unconfirmed",
-            message="The provider never confirmed the submission and has no record of it; "
-            "it was not resent, to avoid a duplicate job. Please try again.",
+            message="The provider did not confirm the submission and several of its jobs "
+            "match it, so Reelay adopted none and resent nothing. Please try again.",
         )
-    return Outcome(
-        "ambiguous", code="upstream_ambiguous", message="Still looking for the submitted job."
+    return (
+        unconfirmed
+        if last_round
+        else Outcome(
+            "ambiguous", code="upstream_ambiguous", message="Still looking for the submitted job."
+        )
     )
+
+
+def _untracked(provider_id: int | None, found: list[pb.Submitted]) -> list[pb.Submitted]:
+    ids = {s.external_id for s in found}
+    if not ids:
+        return []
+    taken = set(
+        db.session.scalars(
+            select(VideoTask.external_task_id).where(
+                VideoTask.provider_id == provider_id, VideoTask.external_task_id.in_(ids)
+            )
+        )
+    )
+    return [s for s in found if s.external_id not in taken]
 
 
 def _poll(work: Work, store) -> Outcome:
@@ -359,13 +407,13 @@ def apply(work: Work, outcome: Outcome, owner: str, commit: bool = True) -> bool
     new_status = None
     active_only = True
     event = None
+    stop_upstream = False  # a timed-out job still running upstream is cancelled there
 
-    if work.status in st.TERMINAL and kind in (
-        "poll_error",
-        "progress",
-        "failed",
-        "retry",
-        "ambiguous",
+    retrying_cancel = work.pending_action == "cancel" and kind == "poll_error"
+    if (
+        work.status in st.TERMINAL
+        and kind in ("poll_error", "progress", "failed", "retry", "ambiguous")
+        and not retrying_cancel
     ):
         # A follow-up (refresh) on a finished task: report it, never reopen the task.
         values["pending_action"] = None
@@ -381,23 +429,25 @@ def apply(work: Work, outcome: Outcome, owner: str, commit: bool = True) -> bool
         values["pending_action"] = None
         active_only = False
         event = ("info", outcome.event or "Done.")
-    elif kind in ("submitted", "progress") and _deadline_passed(work, now):
-        kind, outcome.code, outcome.message = (
-            "failed",
-            "timeout",
-            "Timed out upstream: the job did not finish before the deadline.",
-        )
-    elif kind == "retry" and _deadline_passed(work, now):
-        kind, outcome.code = "failed", "submit_timeout"
-        outcome.message = (
-            f"Could not be submitted before the deadline. Last error: {outcome.message}"
-        )
-    elif kind == "poll_error" and _deadline_passed(work, now):
-        kind, outcome.code, outcome.message = (
-            "failed",
-            "timeout",
-            "Timed out upstream: the job did not finish before the deadline.",
-        )
+    elif work.status in st.ACTIVE and _deadline_passed(work, now):
+        if kind == "retry":
+            kind, outcome.code = "failed", "submit_timeout"
+            outcome.message = (
+                f"Could not be submitted before the deadline. Last error: {outcome.message}"
+            )
+        elif kind == "ambiguous":
+            kind, outcome.code = "failed", "submit_unconfirmed"
+            outcome.message = (
+                "The provider never confirmed the submission before the deadline; "
+                "it was not resent, to avoid a duplicate job."
+            )
+        elif kind in ("submitted", "progress", "poll_error"):
+            kind, outcome.code, outcome.message = (
+                "failed",
+                "timeout",
+                "Timed out upstream: the job did not finish before the deadline.",
+            )
+            stop_upstream = True
 
     if kind == "submitted":
         new_status = st.PROCESSING
@@ -486,6 +536,8 @@ def apply(work: Work, outcome: Outcome, owner: str, commit: bool = True) -> bool
             values.setdefault("submitted_at", now)
         if outcome.archive_note:
             values.update(error_code="content_expired", error_message=outcome.archive_note)
+        elif outcome.archived or not was_terminal:
+            values.update(error_code=None, error_message=None)
         if work.pending_action == "refresh":
             data["refreshed_at"] = now.isoformat()
         if was_terminal:
@@ -520,13 +572,19 @@ def apply(work: Work, outcome: Outcome, owner: str, commit: bool = True) -> bool
             values.update(error_streak=streak, next_poll_at=now + timedelta(seconds=delay))
             if work.pending_action:
                 active_only = False
-            if streak == 1 or streak % 5 == 0:
+            if retrying_cancel and streak >= MAX_CANCEL_TRIES:
+                values.update(pending_action=None, error_streak=0, next_poll_at=None)
+                event = (
+                    "info",
+                    f"Gave up telling the provider to stop the job ({outcome.message}).",
+                )
+            elif streak == 1 or streak % 5 == 0:
                 event = (
                     "retry",
                     f"Could not check the job ({outcome.message}); retrying in {int(delay)}s.",
                 )
 
-    if kind == "failed" and True:
+    if kind == "failed":
         new_status = st.FAILED
         values.update(
             status=st.FAILED,
@@ -536,13 +594,26 @@ def apply(work: Work, outcome: Outcome, owner: str, commit: bool = True) -> bool
             next_poll_at=None,
             pending_action=None,
         )
+        external = outcome.external_id or work.external_task_id
+        if outcome.external_id:
+            values["external_task_id"] = outcome.external_id  # never forget a job we own
+        if stop_upstream and external:
+            values.update(pending_action="cancel", next_poll_at=now)
         event = ("status", outcome.message or "Failed.")
 
     if data != work.data:
         values["upstream_data"] = data
-    result = db.session.execute(
-        update(VideoTask).where(*_guard(work, owner, active=active_only)).values(**values)
-    )
+    cond = _guard(work, owner, active=active_only)
+    if outcome.reconciled and outcome.external_id:
+        other = aliased(VideoTask)
+        cond.append(
+            ~exists().where(
+                other.provider_id == work.provider_id,
+                other.external_task_id == outcome.external_id,
+                other.id != work.id,
+            )
+        )
+    result = db.session.execute(update(VideoTask).where(*cond).values(**values))
     if result.rowcount != 1:
         return False  # the UPDATE changed nothing: lease lost or task already ended
     if event:

@@ -459,7 +459,15 @@ def request_refresh(user: User, video_id: str) -> VideoTask:
 def refresh_now(user: User, video_id: str) -> VideoTask:
     """API flavour: re-check the upstream inside the request and return the result."""
     task = request_refresh(user, video_id)
-    owner = "refresh:" + uuid.uuid4().hex[:12]
+    _step_inline(task)
+    db.session.expire_all()
+    return db.session.get(VideoTask, task.id)
+
+
+def _step_inline(task: VideoTask) -> bool:
+    """Run one lifecycle step for ``task`` inside this request, under a lease like the
+    poller's (so the two never act on it at once). False when someone else holds it."""
+    owner = "inline:" + uuid.uuid4().hex[:12]
     now = utcnow()
     claimed = db.session.execute(
         update(VideoTask)
@@ -470,14 +478,13 @@ def refresh_now(user: User, video_id: str) -> VideoTask:
         .values(lease_owner=owner, lease_until=now + timedelta(seconds=lifecycle.lease_seconds()))
     ).rowcount
     db.session.commit()
-    if claimed:
-        db.session.refresh(task)
-        work = lifecycle.snapshot(task)
-        db.session.commit()
-        outcome = lifecycle.perform(work, archive.store())
-        lifecycle.apply(work, outcome, owner)
-    db.session.expire_all()
-    return db.session.get(VideoTask, task.id)
+    if not claimed:
+        return False
+    db.session.refresh(task)
+    work = lifecycle.snapshot(task)
+    db.session.commit()
+    outcome = lifecycle.perform(work, archive.store())
+    return lifecycle.apply(work, outcome, owner)
 
 
 # ---- links ----------------------------------------------------------------------------------
@@ -504,14 +511,27 @@ def refreshed_at(task: VideoTask) -> str | None:
 
 
 def delete(user: User, video_id: str) -> None:
-    """Remove a task and its archived files (OpenAI's DELETE); a running task is
-    cancelled first so the upstream is told."""
+    """Remove a task and its archived files (OpenAI's DELETE). A running task is
+    cancelled first and the upstream told inside this request, since afterwards no row
+    is left for the poller to do it; if the provider cannot be reached the task stays
+    (cancelled, with the upstream cancel queued) and the caller is asked to retry."""
     task = get_for_user(user, video_id)
     if task is None:
         raise TaskError("Task not found.", "not_found", 404)
     if not task.is_terminal:
         cancel(user, video_id)
         db.session.refresh(task)
+    if task.pending_action == "cancel":
+        _step_inline(task)
+        db.session.expire_all()
+        task = db.session.get(VideoTask, task.id)
+        if task.pending_action == "cancel":
+            raise TaskError(
+                "The task was cancelled, but the provider could not be told yet; "
+                "Reelay keeps trying. Delete it again in a minute.",
+                "upstream_unavailable",
+                503,
+            )
     store = archive.store()
     keys = [entry["key"] for entry in (task.archive or {}).values() if isinstance(entry, dict)]
     if task.reference_image_key:

@@ -55,10 +55,17 @@ def admin_required(view):
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths: never an open redirect."""
-    if target:
+    """Only same-site absolute paths: never an open redirect. ``////evil.example`` has no
+    netloc for urlsplit, but Werkzeug collapses the slashes to ``//evil.example``, which a
+    browser reads as another site, so any doubled leading slash is refused too."""
+    if target and target.startswith("/") and not target.startswith("//"):
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
+        if (
+            not parts.scheme
+            and not parts.netloc
+            and "\\" not in target
+            and not any(ch in target for ch in "\r\n\t")
+        ):
             return target
     return url_for("main.index")
 
