@@ -92,7 +92,17 @@ def test_per_token_rate_limit(make_app):
     r = client.get("/api/video/stats", headers=H(token))
     assert r.json["code"] == "rate_limited" and "Retry-After" in r.headers
     other = token_for(app, "bob@example.com")
-    assert client.get("/api/video/stats", headers=H(other)).status_code == 200
+    ok = client.get("/api/video/stats", headers=H(other))
+    assert ok.status_code == 200 and "Retry-After" not in ok.headers  # only on a 429
+    assert 1 <= int(r.headers["Retry-After"]) <= 61
+
+
+def test_guessed_tokens_are_rate_limited_per_address(make_app):
+    """Each made-up token must not get a fresh bucket: they all count for the address."""
+    app = make_app(API_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    codes = [client.get("/v1/videos", headers=H(f"rly_guess_{i}")).status_code for i in range(4)]
+    assert codes == [401, 401, 401, 429]
 
 
 # ---- reads, ownership ------------------------------------------------------------------------
@@ -289,6 +299,13 @@ def test_relay_multipart_and_mapping(sim_app, sim):
         "/api/video/mapping", json={"externalTaskId": "", "apiConfigId": 999}, headers=H(token)
     )
     assert r.status_code == 422 and set(r.json["errors"]) == {"externalTaskId", "apiConfigId"}
+    for sneaky in ("../../admin/secret?x=", "a/../../b", "id with space", "x#frag", "%2e%2e"):
+        r = client.post(
+            "/api/video/mapping",
+            json={"externalTaskId": sneaky, "apiConfigId": pid},
+            headers=H(token),
+        )
+        assert r.status_code == 422 and "externalTaskId" in r.json["errors"], sneaky
     for bad in (2**70, True, "12abc", -1):
         r = client.post(
             "/api/video/mapping",

@@ -167,6 +167,30 @@ def test_login_rate_limited(make_app):
     assert "Retry-After" in resp.headers
 
 
+def test_login_limits_are_shared_and_per_account(make_app):
+    """The HTML and JSON logins draw on one bucket per address, and one account cannot
+    be guessed at faster by spreading the guesses over many addresses."""
+    app = make_app(LOGIN_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    bad = {"email": "x@example.com", "password": "nope nope"}
+    client.post("/auth/login", data=bad)
+    client.post("/api/auth/login", json=bad)
+    client.post("/auth/login", data=bad)
+    assert client.post("/api/auth/login", json=bad).status_code == 429
+    for i in range(3):
+        client.post(
+            "/api/auth/login",
+            json={"email": "victim@example.com", "password": "guess"},
+            environ_base={"REMOTE_ADDR": f"10.0.0.{i}"},
+        )
+    r = client.post(
+        "/api/auth/login",
+        json={"email": "Victim@example.com", "password": "guess"},
+        environ_base={"REMOTE_ADDR": "10.0.0.99"},
+    )
+    assert r.status_code == 429
+
+
 def test_admin_page_refused_to_user_and_visitor(client, auth):
     assert client.get("/admin/users").status_code == 302  # visitor → login
     assert "/auth/login" in client.get("/admin/users").headers["Location"]

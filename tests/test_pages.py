@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from webapp.domain import statuses as st
 from webapp.extensions import db
-from webapp.models import User
+from webapp.models import Provider, User
 
 from . import factories
 
@@ -246,6 +247,27 @@ def test_admin_provider_form_errors_and_save(app, client, auth):
     assert r.status_code == 302
     page = client.get("/admin/providers").get_data(as_text=True)
     assert "https://gw.example.com/sora/v1" in page and "$GW_KEY" in page and "not set" in page
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL", "AWS_SECRET_ACCESS_KEY", "HOME"])
+def test_provider_cannot_borrow_the_servers_own_secrets(app, client, auth, name):
+    """ "Test connection" sends the named variable to the provider's URL: only names that
+    look like an upstream credential, and none of Reelay's own, may be used."""
+    login(client, auth)
+    r = client.post(
+        "/admin/providers/new",
+        data={
+            "name": "Exfil",
+            "kind": "openai",
+            "base_url": "https://attacker.example",
+            "auth_style": "raw",
+            "key_env": name,
+            "model_map": '{"sora_video2": {"upstream": "sora-2"}}',
+        },
+    )
+    assert r.status_code == 422 and "environment variable NAME" in r.get_data(as_text=True)
+    with app.app_context():
+        assert not db.session.scalar(select(Provider).where(Provider.name == "Exfil"))
 
 
 def test_provider_key_never_rendered(app, client, auth, monkeypatch):

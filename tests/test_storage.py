@@ -488,9 +488,25 @@ def test_serve_stream():
     assert resp.headers["Accept-Ranges"] == "none"
     assert resp.headers["Content-Length"] == str(SIZE)
     assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["Content-Security-Policy"] == "sandbox"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
     resp.close()
     assert closed == [1]
     head = client.head("/relay")
     assert head.data == b"" and head.headers["Content-Length"] == str(SIZE)
     head.close()
     assert closed == [1, 1]
+
+
+def test_upstream_content_type_is_only_trusted_for_media():
+    """An upstream answering text/html (or SVG) for a video must not get it served as a
+    document from Reelay's origin; real media types pass through."""
+    from webapp.services.archive import safe_type
+
+    assert safe_type("video", "video/webm; codecs=vp9") == "video/webm"
+    assert safe_type("video", "text/html") == "video/mp4"
+    assert safe_type("video", None) == "video/mp4"
+    assert safe_type("thumbnail", "image/svg+xml") == "image/webp"
+    assert safe_type("thumbnail", "image/jpeg") == "image/jpeg"
+    assert safe_type("image", "application/javascript") == "image/png"
+    assert safe_type("spritesheet", "video/mp4") == "image/jpeg"

@@ -21,6 +21,11 @@ def create_app(config: dict | None = None) -> Flask:
     settings.update(config or {})
     app.config.update(config_module.finalize(settings))
     _configure_logging(app)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True)

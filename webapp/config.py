@@ -7,6 +7,7 @@ factory instead of touching the environment.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +90,10 @@ def load_config() -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": env_bool("REELAY_SECURE_COOKIES", env == "production"),
+        "REMEMBER_COOKIE_DURATION": timedelta(days=env_int("REELAY_REMEMBER_DAYS", 30, minimum=1)),
+        # Behind a reverse proxy, how many hops of X-Forwarded-For/-Proto to believe
+        # (0 = none; otherwise every client would share the proxy's address and limits).
+        "TRUSTED_PROXIES": env_int("REELAY_TRUSTED_PROXIES", 0, minimum=0),
         # A dashboard tab left open for hours must still be able to post.
         "WTF_CSRF_TIME_LIMIT": None,
         # Limits: a 10 MB image as base64 in JSON is ~13.4 MB.
@@ -97,6 +102,8 @@ def load_config() -> dict:
         "MAX_PROMPT_CHARS": 32000,
         "RATELIMIT_STORAGE_URI": env_str("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Retry-After belongs on a 429 only (the error handler sets it there).
+        "RATELIMIT_HEADER_RETRY_AFTER": "X-RateLimit-Retry-After",
         "LOGIN_RATE_LIMIT": env_str("REELAY_LOGIN_RATE_LIMIT", "10 per minute"),
         "API_RATE_LIMIT": env_str("REELAY_API_RATE_LIMIT", "120 per minute"),
         # Background work

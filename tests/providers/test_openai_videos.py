@@ -504,3 +504,10 @@ def test_failure_text_never_carries_the_key(rsps, make):
     status = gw.status("vid_1", {})
     assert status.state == pb.FAILED and "gw-9f8e7d6c5b4a" not in status.error_message
     assert "[key]" in status.error_message
+
+
+def test_ids_are_one_path_segment(rsps, openai):
+    """However an id was obtained, it cannot walk the upstream's path with our key."""
+    rsps.get(f"{GW}/v1/videos/..%2Fadmin%3Fx%3D", json=dict(OPENAI_VIDEO, id="x"))
+    openai.status("../admin?x=", {})
+    assert rsps.calls[0].request.url == f"{GW}/v1/videos/..%2Fadmin%3Fx%3D"

@@ -18,10 +18,22 @@ def bearer_token() -> str | None:
     return None
 
 
+def _token_user():
+    """The token's user, looked up once per request (the rate key and the auth check
+    both need it)."""
+    if "_token_user" not in g:
+        token = bearer_token()
+        g._token_user = accounts.user_for_token(token) if token else None
+    return g._token_user
+
+
 def rate_key() -> str:
-    """Limit per token (hashed), falling back to the client address."""
+    """Limit per valid token; anything else (no token, a guessed or revoked one) counts
+    against the client address, so spraying random tokens is limited too."""
     token = bearer_token()
-    return "tok:" + ApiToken.hash(token)[:24] if token else "ip:" + (request.remote_addr or "?")
+    if token and _token_user() is not None:
+        return "tok:" + ApiToken.hash(token)[:24]
+    return "ip:" + (request.remote_addr or "?")
 
 
 def api_limit() -> str:
@@ -34,7 +46,7 @@ def token_required(fail):
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            user = accounts.user_for_token(bearer_token() or "")
+            user = _token_user()
             if user is None:
                 return fail(
                     401,

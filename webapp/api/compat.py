@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from ..domain.validation import ValidationError, decode_data_url, parse_int
 from ..extensions import csrf, limiter
+from ..ratelimits import login_limited
 from ..services import accounts, history, stats, tasks
 from ..services.tasks import NewTask, TaskError
 from .auth import api_limit, rate_key, token_required
@@ -75,10 +76,6 @@ def _task_error(exc):
 # ---- accounts ------------------------------------------------------------------------------
 
 
-def _login_limit():
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
 def _token_payload(user, message):
     _row, token = accounts.create_token(user, "API login")
     return ok(
@@ -87,7 +84,7 @@ def _token_payload(user, message):
 
 
 @bp.post("/api/auth/register")
-@limiter.limit(_login_limit)
+@login_limited
 def register():
     data = json_body()
     strings(data, "email", "password")
@@ -102,7 +99,7 @@ def register():
 
 
 @bp.post("/api/auth/login")
-@limiter.limit(_login_limit)
+@login_limited
 def login():
     data = json_body()
     strings(data, "email", "password")

@@ -10,7 +10,7 @@ from datetime import timedelta
 from urllib.parse import urljoin
 
 from . import base as pb
-from .http import HttpAdapter, clean_message, json_of, request, stream_download, utcnow
+from .http import HttpAdapter, clean_message, json_of, name_path, request, stream_download, utcnow
 
 RETENTION = timedelta(days=2)
 RESOLUTION = {"1280x720": "720p", "720x1280": "720p", "1920x1080": "1080p", "1080x1920": "1080p"}
@@ -177,7 +177,7 @@ class GeminiAPI(HttpAdapter):
         resp = request(
             self.session,
             "GET",
-            f"{self.root}/{external_id.lstrip('/')}",
+            f"{self.root}/{name_path(external_id)}",
             self.config,
             headers=self._headers(),
         )

@@ -10,7 +10,7 @@ import re
 import socket
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -81,6 +81,20 @@ def retry_after(resp: requests.Response) -> float | None:
         return max((when - datetime.now(UTC)).total_seconds(), 0)
     except (TypeError, ValueError):
         return None
+
+
+def seg(value: str) -> str:
+    """An upstream id as exactly one URL path segment: an id that came from a client
+    (the mapping route) must never walk the upstream's path while carrying our key."""
+    return quote(str(value), safe="")
+
+
+def name_path(value: str) -> str:
+    """A resource name that is itself a path (Gemini ``models/x/operations/y``)."""
+    parts = str(value).strip("/").split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise pb.PermanentError("That upstream id is not valid.", code="invalid_external_id")
+    return "/".join(quote(p, safe="") for p in parts)
 
 
 def clean_message(text, secret: str | None = None, limit: int = MAX_MESSAGE) -> str:

@@ -16,6 +16,7 @@ from .http import (
     parse_time,
     request,
     says_expired,
+    seg,
     stream_download,
     summarize,
     utcnow,
@@ -244,7 +245,7 @@ class OpenAIVideos(HttpAdapter):
         resp = request(
             self.session,
             "GET",
-            self._url(f"videos/{external_id}"),
+            self._url(f"videos/{seg(external_id)}"),
             self.config,
             headers=self._headers(),
             allow=(404, 501),
@@ -265,7 +266,7 @@ class OpenAIVideos(HttpAdapter):
         resp = request(
             self.session,
             "GET",
-            f"{self.config.base_url.rstrip('/')}/v1/video/generations/{external_id}",
+            f"{self.config.base_url.rstrip('/')}/v1/video/generations/{seg(external_id)}",
             self.config,
             headers=self._headers(),
         )
@@ -280,7 +281,7 @@ class OpenAIVideos(HttpAdapter):
             resp = request(
                 self.session,
                 "GET",
-                self._url(f"videos/{external_id}/content"),
+                self._url(f"videos/{seg(external_id)}/content"),
                 self.config,
                 stream=True,
                 params={"variant": variant} if variant != "video" else None,
@@ -297,7 +298,7 @@ class OpenAIVideos(HttpAdapter):
         resp = request(
             self.session,
             "POST",
-            self._url(f"videos/{external_id}/remix"),
+            self._url(f"videos/{seg(external_id)}/remix"),
             self.config,
             create=True,
             headers=headers,
@@ -312,7 +313,7 @@ class OpenAIVideos(HttpAdapter):
         request(
             self.session,
             "DELETE",
-            self._url(f"videos/{external_id}"),
+            self._url(f"videos/{seg(external_id)}"),
             self.config,
             headers=self._headers(),
             allow=(404,),

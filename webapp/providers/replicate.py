@@ -8,7 +8,16 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from . import base as pb
-from .http import HttpAdapter, clean_message, json_of, parse_time, request, stream_download, utcnow
+from .http import (
+    HttpAdapter,
+    clean_message,
+    json_of,
+    parse_time,
+    request,
+    seg,
+    stream_download,
+    utcnow,
+)
 
 STATES = {
     "starting": pb.QUEUED,
@@ -120,7 +129,7 @@ class ReplicatePredictions(HttpAdapter):
         )
 
     def _get(self, external_id: str, handles: dict) -> dict:
-        url = handles.get("get") or f"{self.root}/predictions/{external_id}"
+        url = handles.get("get") or f"{self.root}/predictions/{seg(external_id)}"
         return json_of(request(self.session, "GET", url, self.config, headers=self._headers()))
 
     def status(self, external_id: str, handles: dict) -> pb.UpstreamStatus:
@@ -152,7 +161,7 @@ class ReplicatePredictions(HttpAdapter):
         raise pb.PermanentError("Replicate cannot remix videos.")
 
     def cancel(self, external_id: str, handles: dict) -> None:
-        url = handles.get("cancel") or f"{self.root}/predictions/{external_id}/cancel"
+        url = handles.get("cancel") or f"{self.root}/predictions/{seg(external_id)}/cancel"
         request(
             self.session, "POST", url, self.config, headers=self._headers(), allow=(404, 409, 422)
         ).close()

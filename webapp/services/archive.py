@@ -29,6 +29,16 @@ CONTENT_TYPES = {
 }
 
 
+def safe_type(variant: str, declared: str | None) -> str:
+    """The upstream's Content-Type only if it is media of the expected kind: a hostile or
+    broken upstream must not get text/html (or SVG) served from Reelay's own origin."""
+    mime = (declared or "").split(";")[0].strip().lower()
+    family = "video/" if variant == "video" else "image/"
+    if mime.startswith(family) and mime != "image/svg+xml" and len(mime) <= 60:
+        return mime
+    return CONTENT_TYPES[variant]
+
+
 def store():
     """The archive store, built once per app."""
     ext = current_app.extensions
@@ -104,7 +114,7 @@ def archive_task(
             log.info("no %s for %s", variant, video_id)
             continue
         try:
-            mime = (download.content_type or CONTENT_TYPES[variant]).split(";")[0].strip()
+            mime = safe_type(variant, download.content_type)
             key = _key(video_id, variant, mime)
             obj = store_.put_stream(key, download.chunks, mime)
         except (requests.RequestException, OSError) as exc:

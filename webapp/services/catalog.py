@@ -24,7 +24,16 @@ from ..providers.http import make_session
 from ..providers.registry import KINDS, build
 
 EXTRA_OPTIONS = ("watermark", "hd", "private", "n")
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,99}$")
+# A provider may read only variables named like an upstream credential, and never one of
+# the server's own secrets: an admin could otherwise send SECRET_KEY or the database
+# password to a URL of their choosing with "Test connection".
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}_(KEY|TOKEN)$")
+_ENV_FORBIDDEN = ("SECRET_KEY", "FLASK_", "AWS_", "REELAY_ARCHIVE", "DATABASE", "PG", "TEST_")
+
+
+def key_env_allowed(name: str | None) -> bool:
+    return bool(name) and bool(_ENV_NAME.fullmatch(name)) and not name.startswith(_ENV_FORBIDDEN)
+
 
 _session_lock = threading.Lock()
 _session = None
@@ -46,7 +55,7 @@ class Offer:
 
 
 def api_key(provider: Provider) -> str | None:
-    return os.environ.get(provider.key_env) if provider.key_env else None
+    return os.environ.get(provider.key_env) if key_env_allowed(provider.key_env) else None
 
 
 def config_for(provider: Provider) -> pb.ProviderConfig:
@@ -149,9 +158,10 @@ def save_provider(data: dict, provider: Provider | None = None) -> Provider:
     if auth_style not in ("bearer", "raw"):
         errors["auth_style"] = "Choose Bearer or raw key."
     key_env = (data.get("key_env") or "").strip() or None
-    if key_env and not _ENV_NAME.fullmatch(key_env):
+    if key_env and not key_env_allowed(key_env):
         errors["key_env"] = (
-            "Use an environment variable NAME such as GATEWAY_API_KEY (not the key)."
+            "Use an environment variable NAME ending in _KEY or _TOKEN, such as "
+            "GATEWAY_API_KEY (not the key itself, and not one of Reelay's own settings)."
         )
     model_map = data.get("model_map")
     if not isinstance(model_map, dict) or not model_map:

@@ -57,7 +57,7 @@ def _stream_from_upstream(task: VideoTask, variant: str, request: Request):
         ) from None
     return serve_stream(
         dl.chunks,
-        dl.content_type or archive.CONTENT_TYPES[variant],
+        archive.safe_type(variant, dl.content_type),
         dl.length,
         request=request,
         close=dl.release,

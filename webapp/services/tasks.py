@@ -322,6 +322,11 @@ def remix(
     return task, created
 
 
+# Ids as upstreams issue them (OpenAI "video_…", fal UUIDs, Replicate ids, Gemini
+# "models/…/operations/…"); anything else could steer a keyed request elsewhere.
+EXTERNAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/=-]{0,254}")
+
+
 def register_external(
     user: User,
     external_id: str | None,
@@ -336,8 +341,10 @@ def register_external(
     external_id = external_id.strip() if isinstance(external_id, str) else ""
     video_id = video_id if isinstance(video_id, str) else None
     model = model if isinstance(model, str) else None
-    if not external_id or len(external_id) > 255:
-        errors["externalTaskId"] = "Give the upstream job id (up to 255 characters)."
+    if not EXTERNAL_ID.fullmatch(external_id) or ".." in external_id or "//" in external_id:
+        errors["externalTaskId"] = (
+            "Give the upstream job id: up to 255 letters, digits and - _ . : / = characters."
+        )
     provider = catalog.provider_by_id(provider_id)
     if provider is None or not provider.enabled:
         errors["apiConfigId"] = "Choose an enabled provider."

@@ -124,7 +124,7 @@ def serve_stream(
     resp.call_on_close(body.close)
     resp.headers["Accept-Ranges"] = "none"
     resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
+    _harden(resp)
     if length is not None:
         resp.content_length = length
     return resp
@@ -141,9 +141,16 @@ def _describe(resp: Response, obj: StoredObject, download_name: str | None, max_
         resp.cache_control.max_age = max_age
     else:
         resp.cache_control.no_cache = True
-    resp.headers["X-Content-Type-Options"] = "nosniff"
+    _harden(resp)
     if download_name:
         resp.headers.set("Content-Disposition", "attachment", **_filename_params(download_name))
+
+
+def _harden(resp: Response) -> None:
+    """Stored files are media, never documents: even if one were HTML it could not run
+    script or read anything on Reelay's origin."""
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Content-Security-Policy"] = "sandbox"
 
 
 def _filename_params(name: str) -> dict[str, str]:

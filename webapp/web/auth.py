@@ -7,7 +7,6 @@ from flask import (
     Blueprint,
     Flask,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -16,9 +15,10 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..extensions import db, limiter, login_manager
+from ..extensions import db, login_manager
 from ..htmx_utils import is_htmx
 from ..models import User
+from ..ratelimits import login_limited
 from ..services import accounts
 from .forms import EmptyForm, LoginForm, RegisterForm
 
@@ -70,12 +70,8 @@ def _safe_next(target: str | None) -> str:
     return url_for("main.index")
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@login_limited
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
@@ -93,7 +89,7 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@login_limited
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))

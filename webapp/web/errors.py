@@ -1,12 +1,14 @@
 """Error pages for browsers, JSON errors for /api and /v1 (in each API's own shape)."""
 
 import logging
+import math
+import time
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ..extensions import db
+from ..extensions import db, limiter
 from ..htmx_utils import is_htmx
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,9 @@ def init_app(app: Flask) -> None:
         if status == 429:
             resp = error_response(429)
             retry = getattr(exc, "retry_after", None)
+            current = limiter.current_limit
+            if retry is None and current is not None:
+                retry = max(1, math.ceil(current.reset_at - time.time()))
             return _with_retry_after(resp, retry)
         return error_response(status, message if status == 405 else None)
 
