@@ -234,3 +234,52 @@ def test_cli_create_admin(app):
         assert db.session.scalar(select(User).where(User.email == "root@example.com")).is_admin
     result = runner.invoke(args=["users", "create-admin", "x@example.com", "--password", "short"])
     assert result.exit_code != 0 and "at least 8" in result.output
+
+
+def test_logout_ends_the_session_on_the_server(app, client, auth):
+    """A copied session or remember-me cookie is worthless after logout."""
+    auth.register()
+    auth.logout()
+    client.post(
+        "/auth/login",
+        data={"email": "ada@example.com", "password": "correct horse", "remember": "y"},
+    )
+    stolen = {name: client.get_cookie(name).value for name in ("session", "remember_token")}
+    assert client.get("/settings/").status_code == 200
+    auth.logout()
+    thief = app.test_client()
+    for name, value in stolen.items():
+        thief.set_cookie(name, value)
+    assert thief.get("/settings/").status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("remember_token", stolen["remember_token"])
+    assert thief.get("/settings/").status_code == 302
+
+
+def test_password_change_signs_out_other_browsers(app, client, auth):
+    auth.register()
+    other = app.test_client()
+    other.post("/auth/login", data={"email": "ada@example.com", "password": "correct horse"})
+    assert other.get("/settings/").status_code == 200
+    r = client.post(
+        "/settings/password",
+        data={
+            "pw-current_password": "correct horse",
+            "pw-new_password": "battery staple",
+            "pw-confirm": "battery staple",
+        },
+    )
+    assert r.status_code == 302
+    assert client.get("/settings/").status_code == 200  # this browser stays in
+    assert other.get("/settings/").status_code == 302  # the other one is out
+
+
+def test_login_starts_a_fresh_session(app, client, auth):
+    auth.register()
+    auth.logout()
+    client.get("/auth/login")
+    with client.session_transaction() as sess:
+        sess["planted"] = "by someone else"
+    auth.login()
+    with client.session_transaction() as sess:
+        assert "planted" not in sess

@@ -2,6 +2,6 @@
 
 from .providers import Provider
 from .tasks import TaskEvent, VideoTask
-from .users import ApiToken, User
+from .users import ApiToken, User, UserSession
 
-__all__ = ["ApiToken", "Provider", "TaskEvent", "User", "VideoTask"]
+__all__ = ["ApiToken", "Provider", "TaskEvent", "User", "UserSession", "VideoTask"]

@@ -28,6 +28,13 @@ class User(UserMixin, db.Model):
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
+    # Set when the user is loaded from (or logged into) a browser session: flask-login
+    # stores get_id() in the cookie, so the cookie names the session, not the user.
+    session_token = None  # a plain attribute, not a column
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
     @property
     def is_active(self) -> bool:  # flask-login refuses inactive users
         return bool(self.active)
@@ -69,3 +76,19 @@ class ApiToken(db.Model):
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class UserSession(db.Model):
+    """One logged-in browser. The cookie carries a random token; only its SHA-256 is
+    stored. Deleting the row ends that session at once, which a signed cookie alone
+    cannot do (logout, password change, "sign out everywhere else")."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User] = relationship()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import delete, func, select
 
 from ..extensions import db
-from ..models import ApiToken, User
+from ..models import ApiToken, User, UserSession
 from ..models.base import utcnow
 from ..models.users import ROLE_ADMIN, ROLE_USER
 
@@ -79,11 +83,74 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def change_password(user: User, current: str, new: str) -> None:
+    """Also ends every other browser session: whoever knew the old password is out."""
     if not check_password(user, current):
         raise AccountError("current_password", "That is not your current password.", "bad_password")
     _validate_password(new)
     user.password_hash = hash_password(new)
+    _end_sessions(user, keep=user.session_token)
     db.session.commit()
+
+
+# ---- browser sessions ----------------------------------------------------------------
+
+
+def start_session(user: User, user_agent: str | None = None) -> str:
+    """A new session row for a login; returns the token the cookie will carry."""
+    token = secrets.token_urlsafe(32)
+    cutoff = utcnow() - current_app.config["REMEMBER_COOKIE_DURATION"]
+    db.session.execute(  # sessions older than any cookie could live are dead weight
+        delete(UserSession).where(UserSession.user_id == user.id, UserSession.created_at < cutoff)
+    )
+    db.session.add(
+        UserSession(user_id=user.id, token_hash=_hash(token), user_agent=(user_agent or "")[:200])
+    )
+    db.session.commit()
+    user.session_token = token
+    return token
+
+
+def user_for_session(token: str) -> User | None:
+    if not token or len(token) > 100:
+        return None
+    row = db.session.execute(
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.token_hash == _hash(token))
+    ).scalar_one_or_none()
+    if row is None or not row.is_active:
+        return None
+    row.session_token = token
+    return row
+
+
+def end_session(token: str | None) -> None:
+    if token:
+        db.session.execute(delete(UserSession).where(UserSession.token_hash == _hash(token)))
+        db.session.commit()
+
+
+def end_other_sessions(user: User) -> int:
+    count = _end_sessions(user, keep=user.session_token)
+    db.session.commit()
+    return count
+
+
+def count_sessions(user: User) -> int:
+    return db.session.scalar(
+        select(func.count(UserSession.id)).where(UserSession.user_id == user.id)
+    )
+
+
+def _end_sessions(user: User, keep: str | None) -> int:
+    stmt = delete(UserSession).where(UserSession.user_id == user.id)
+    if keep:
+        stmt = stmt.where(UserSession.token_hash != _hash(keep))
+    return db.session.execute(stmt).rowcount
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_admin(email: str, password: str) -> User:

@@ -11,11 +11,12 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..extensions import db, login_manager
+from ..extensions import login_manager
 from ..htmx_utils import is_htmx
 from ..models import User
 from ..ratelimits import login_limited
@@ -31,8 +32,8 @@ def init_login(app: Flask) -> None:
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    def load_user(session_token: str):
+        return accounts.user_for_session(session_token)
 
     @login_manager.unauthorized_handler
     def unauthorized():
@@ -70,6 +71,14 @@ def _safe_next(target: str | None) -> str:
     return url_for("main.index")
 
 
+def _log_in(user: User, remember: bool = False) -> None:
+    """A fresh session: nothing from before the login (CSRF token included) carries over,
+    and the cookie names a server-side session row that logout deletes."""
+    session.clear()
+    accounts.start_session(user, request.headers.get("User-Agent"))
+    login_user(user, remember=remember)
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @login_limited
 def register():
@@ -82,7 +91,7 @@ def register():
         except accounts.AccountError as exc:
             getattr(form, exc.field).errors.append(exc.message)
         else:
-            login_user(user)
+            _log_in(user)
             flash("Welcome to Reelay! Your account is ready.", "success")
             return redirect(url_for("main.index"))
     return render_template("auth/register.html", form=form), 200 if not form.errors else 422
@@ -99,7 +108,7 @@ def login():
         if user is None:
             form.password.errors.append("Wrong email or password.")
         else:
-            login_user(user, remember=form.remember.data)
+            _log_in(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form), 200 if not form.errors else 422
 
@@ -108,6 +117,8 @@ def login():
 def logout():
     form = EmptyForm()
     if form.validate_on_submit():
+        accounts.end_session(current_user.session_token if current_user.is_authenticated else None)
         logout_user()
+        session.clear()
         flash("You have been logged out.", "info")
     return redirect(url_for("auth.login"))
