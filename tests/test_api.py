@@ -172,8 +172,27 @@ def test_list_with_paging_and_filters(app, client):
     assert not {v["id"] for v in page1["data"]} & {v["id"] for v in page2["data"]}
     page3 = client.get(f"/v1/videos?limit=10&after={page2['last_id']}", headers=H(token)).json
     assert len(page3["data"]) == 5 and page3["has_more"] is False
-    bad = client.get("/v1/videos?limit=500", headers=H(token))
-    assert bad.status_code == 400 and bad.json["error"]["param"] == "limit"
+    for limit in ("500", "0", "abc", "-1", "1.5"):
+        bad = client.get(f"/v1/videos?limit={limit}", headers=H(token))
+        assert bad.status_code == 400 and bad.json["error"]["param"] == "limit", limit
+        assert bad.json["error"]["code"] == "invalid_limit"
+
+
+def test_compat_list_pages_past_the_end_and_sorts_unfinished_last(app, client):
+    """A client paging until it gets no tasks must stop; sorting by completion keeps the
+    total (unfinished tasks come last instead of vanishing)."""
+    token = token_for(app)
+    with app.app_context():
+        ada = db.session.scalar(select(User.id).where(User.email == "ada@example.com"))
+    for i in range(3):
+        factories.task(app, ada, status=st.COMPLETED, minutes_ago=i)
+    for i in range(2):
+        factories.task(app, ada, status=st.PROCESSING, minutes_ago=10 + i)
+    r = client.get("/api/video/tasks?page=99&pageSize=2", headers=H(token)).json["data"]
+    assert r["page"] == 99 and r["tasks"] == [] and r["total"] == 5
+    r = client.get("/api/video/tasks?orderBy=completedAt&pageSize=10", headers=H(token)).json
+    statuses = [t["status"] for t in r["data"]["tasks"]]
+    assert r["data"]["total"] == 5 and statuses[-2:] == ["PROCESSING", "PROCESSING"]
 
 
 def test_openapi_document_lists_every_route(client):
@@ -222,6 +241,34 @@ def test_create_validation_errors_name_the_field(sim_app):
     assert r.json["code"] == "invalid_type"
     r = client.post("/v1/videos", json={"prompt": "x", "seconds": "7"}, headers=H(token))
     assert r.status_code == 400 and r.json["error"]["param"] == "seconds"
+    # every error names the field as the request spelled it
+    base = {"prompt": "x", "model": "sora_video2"}
+    for extra, field in (
+        ({"duration": 7}, "duration"),
+        ({"aspectRatio": "4:3"}, "aspectRatio"),
+        ({"referenceImage": "data:image/png;base64,AAAA"}, "referenceImage"),
+        ({"apiConfigId": 99}, "apiConfigId"),
+        ({"apiConfigId": True}, "apiConfigId"),
+        ({"apiConfigId": 1.5}, "apiConfigId"),
+    ):
+        r = client.post("/api/video/tasks", json={**base, **extra}, headers=H(token))
+        assert r.status_code == 422 and list(r.json["errors"]) == [field], extra
+    r = client.post(
+        "/v1/videos",
+        data={"prompt": "x", "input_reference": (io.BytesIO(b"not an image"), "x.png")},
+        headers=H(token),
+    )
+    assert r.status_code == 400 and r.json["error"]["param"] == "input_reference"
+    r = client.post(
+        "/api/relay/sora/videos",
+        data={
+            "prompt": "x",
+            "model": "sora_video2",
+            "input_reference": (io.BytesIO(b"no"), "x.png"),
+        },
+        headers=H(token),
+    )
+    assert r.status_code == 422 and list(r.json["errors"]) == ["input_reference"]
     with sim_app.app_context():
         assert db.session.query(VideoTask).count() == 0
 

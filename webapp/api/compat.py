@@ -112,15 +112,31 @@ def login():
 # ---- tasks -------------------------------------------------------------------------------------
 
 
+# The service names fields as the pages do; each route reports them as its request did.
+COMPAT_NAMES = {
+    "seconds": "duration",
+    "aspect_ratio": "aspectRatio",
+    "reference_image": "referenceImage",
+    "provider": "apiConfigId",
+}
+RELAY_NAMES = {"reference_image": "input_reference", "provider": "apiConfigId"}
+
+
 def _provider_id(value):
     if value in (None, ""):
         return None
-    try:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) < 10:
         return int(value)
-    except (TypeError, ValueError):
-        raise ValidationError(
-            {"apiConfigId": "apiConfigId must be a provider id."}, "invalid_provider"
-        ) from None
+    raise ValidationError({"apiConfigId": "apiConfigId must be a provider id."}, "invalid_provider")
+
+
+def _create(req: NewTask, names: dict):
+    try:
+        return tasks.create(g.api_user, req)
+    except ValidationError as exc:
+        raise exc.renamed(names) from None
 
 
 @bp.post("/api/video/tasks")
@@ -146,7 +162,7 @@ def create_task():
         options={k: data[k] for k in ("watermark", "hd", "private", "n") if k in data},
         idempotency_key=request.headers.get("Idempotency-Key"),
     )
-    task, created = tasks.create(g.api_user, req)
+    task, created = _create(req, COMPAT_NAMES)
     return ok(
         compat_task(task),
         "Task created" if created else "Existing task (same Idempotency-Key)",
@@ -163,7 +179,7 @@ def list_tasks():
         args.get("orderBy") or "createdAt", "created"
     )
     q = history.parse_query({**args.to_dict(), "sort": order_by}, page_size=size)
-    page = history.page_for(g.api_user, q, lookahead=None)  # totals exact up to 10,000
+    page = history.api_page_for(g.api_user, q)
     return ok(
         {
             "tasks": [compat_task(t) for t in page.items],
@@ -288,7 +304,7 @@ def relay_create():
         },
         idempotency_key=request.headers.get("Idempotency-Key"),
     )
-    task, created = tasks.create(g.api_user, req)
+    task, created = _create(req, RELAY_NAMES)
     data = {
         "videoId": task.video_id,
         "externalTaskId": task.external_task_id,

@@ -37,8 +37,13 @@ def _limits(view):
     return limiter.limit(api_limit, key_func=rate_key)(token_required(fail)(view))
 
 
+# OpenAI's request names for the fields the service checks (``param`` in errors).
+OPENAI_NAMES = {"reference_image": "input_reference", "provider": "model"}
+
+
 @bp.errorhandler(ValidationError)
 def _validation(exc: ValidationError):
+    exc = exc.renamed(OPENAI_NAMES)
     return fail(400, exc.message, exc.code, exc.field)
 
 
@@ -129,7 +134,8 @@ def retrieve(video_id):
 @bp.get("/videos")
 @_limits
 def list_videos():
-    limit = parse_int(request.args.get("limit"), "limit") or 20
+    raw = request.args.get("limit")
+    limit = 20 if raw in (None, "") else (int(raw) if raw.isdigit() and len(raw) < 6 else 0)
     if not 1 <= limit <= 100:
         raise ValidationError({"limit": "limit must be between 1 and 100."}, "invalid_limit")
     order = request.args.get("order") or "desc"

@@ -31,6 +31,10 @@ class ValidationError(ValueError):
     def field(self) -> str:
         return next(iter(self.errors))
 
+    def renamed(self, names: dict[str, str]) -> ValidationError:
+        """The same errors under the names a given API's request used for the fields."""
+        return ValidationError({names.get(k, k): v for k, v in self.errors.items()}, self.code)
+
 
 def check_prompt(prompt: str | None, field: str = "prompt") -> str:
     prompt = (prompt or "").strip()

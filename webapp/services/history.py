@@ -125,13 +125,11 @@ def _filtered(user: User | None, q: Query):
     return stmt
 
 
-def _ordered(stmt, q: Query):
+def _ordered(stmt, q: Query, nulls_last: bool = False):
     desc = q.order == "desc"
     if q.sort == "completed":
-        stmt = stmt.where(VideoTask.completed_at.is_not(None))
         cols = [VideoTask.completed_at, VideoTask.id]
     elif q.sort == "duration":
-        stmt = stmt.where(VideoTask.completed_at.is_not(None))
         if db.engine.dialect.name == "sqlite":
             expr = func.julianday(VideoTask.completed_at) - func.julianday(VideoTask.created_at)
         else:
@@ -139,14 +137,18 @@ def _ordered(stmt, q: Query):
         cols = [expr, VideoTask.id]
     else:
         cols = [VideoTask.created_at, VideoTask.id]
-    return stmt.order_by(*[c.desc() if desc else c.asc() for c in cols])
+    ordered = [c.desc() if desc else c.asc() for c in cols]
+    if nulls_last and q.sort != "created":
+        ordered[0] = ordered[0].nulls_last()
+    return stmt.order_by(*ordered)
 
 
 def page_for(
     user: User | None, q: Query, count_cap: int = COUNT_CAP, lookahead: int | None = LOOKAHEAD_PAGES
 ) -> Page:
-    """``user=None`` means every user's tasks (admin). ``total`` is exact up to a few
-    pages past the current one, then marked ``capped`` ("200+")."""
+    """The pages' view: ``user=None`` means every user's tasks (admin); ``total`` is
+    exact up to a few pages past the current one, then marked ``capped`` ("200+"); a
+    page past the end shows the last page; sorting by completion lists finished tasks."""
     base = _filtered(user, q)
     if q.sort in ("completed", "duration"):
         base = base.where(VideoTask.completed_at.is_not(None))
@@ -161,8 +163,28 @@ def page_for(
     last = max(1, math.ceil(total / q.page_size))
     if q.page > last and not capped:
         q.page = last
+    return _page(base, q, total, capped)
+
+
+def api_page_for(user: User, q: Query) -> Page:
+    """The JSON list's contract: an exact total, every task whatever the sort (unfinished
+    ones last when sorting by completion), and a page past the end is empty, so a client
+    paging until it gets no tasks stops."""
+    base = _filtered(user, q)
+    total = (
+        db.session.scalar(
+            select(func.count()).select_from(base.with_only_columns(VideoTask.id).subquery())
+        )
+        or 0
+    )
+    return _page(base, q, total, False, nulls_last=True)
+
+
+def _page(base, q: Query, total: int, capped: bool, nulls_last: bool = False) -> Page:
     items = list(
-        db.session.scalars(_ordered(base, q).offset((q.page - 1) * q.page_size).limit(q.page_size))
+        db.session.scalars(
+            _ordered(base, q, nulls_last).offset((q.page - 1) * q.page_size).limit(q.page_size)
+        )
     )
     page = Page(
         items=items, page=q.page, page_size=q.page_size, total=total, capped=capped, query=q
