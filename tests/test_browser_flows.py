@@ -132,6 +132,13 @@ def test_history_paging_filters_and_back(browser, live, sim_app):
     page.wait_for_function("document.querySelector('#history').innerText.includes('3 tasks')")
     page.reload()
     assert "3 tasks" in page.inner_text("#history")
+    # Back restores the unfiltered list *and* the filter controls that describe it
+    page.select_option("select[name=status]", "COMPLETED")
+    page.wait_for_url(re.compile(r"status=COMPLETED"))
+    page.go_back()
+    page.wait_for_url(re.compile(r"status=FAILED"))
+    page.wait_for_function("document.querySelector('select[name=status]').value === 'FAILED'")
+    assert "3 tasks" in page.inner_text("#history")
     page.close()
 
 

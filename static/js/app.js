@@ -85,7 +85,38 @@
     });
   }
 
+  function copyButton(button) {
+    button.addEventListener("click", function () {
+      var text = document.getElementById(button.dataset.copy).textContent;
+      var done = function () { button.textContent = "Copied"; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(done);
+      } else {
+        var range = document.createRange();
+        range.selectNodeContents(document.getElementById(button.dataset.copy));
+        var sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range);
+        button.textContent = "Selected: press Ctrl+C";
+      }
+    });
+  }
+
+  // Back/Forward restore the list from htmx's history cache, but form controls keep the
+  // state they had when the snapshot was taken: set the filters from the address again.
+  function syncFilters() {
+    var form = document.querySelector("form.filters");
+    if (!form) return;
+    var params = new URLSearchParams(window.location.search);
+    form.querySelectorAll("input[name]:not([type=hidden]), select[name]").forEach(function (el) {
+      var fallback = el.name === "sort" ? "created" : "";
+      el.value = params.get(el.name) || fallback;
+    });
+  }
+
   function init(root) {
+    root.querySelectorAll("[data-copy]").forEach(copyButton);
+    root.querySelectorAll("[data-replace-url]").forEach(function (el) {
+      window.history.replaceState(null, "", el.dataset.replaceUrl);
+    });
     root.querySelectorAll("textarea[data-counter]").forEach(counter);
     root.querySelectorAll("input[data-preview]").forEach(preview);
     root.querySelectorAll("form#new-task").forEach(modelForm);
@@ -93,4 +124,6 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("htmx:historyRestore", syncFilters);
+  window.addEventListener("popstate", function () { window.setTimeout(syncFilters, 0); });
 })();

@@ -163,7 +163,12 @@ def page_for(
     last = max(1, math.ceil(total / q.page_size))
     if q.page > last and not capped:
         q.page = last
-    return _page(base, q, total, capped)
+    page = _page(base, q, total, capped)
+    if user is None:  # the admin list shows owners: load them in one query, not per row
+        owner_ids = {t.user_id for t in page.items}
+        if owner_ids:
+            db.session.scalars(select(User).where(User.id.in_(owner_ids))).all()
+    return page
 
 
 def api_page_for(user: User, q: Query) -> Page:

@@ -40,7 +40,8 @@ def create_token():
     if not form.validate_on_submit():
         return _page(token_form=form, status=422)
     _token, clear = accounts.create_token(current_user, form.name.data)
-    return _page(new_token=clear)
+    page, status = _page(new_token=clear)  # a fresh, empty form below the token
+    return page, status, {"Cache-Control": "no-store"}
 
 
 @bp.post("/tokens/<int:token_id>/revoke")

@@ -141,7 +141,13 @@ def live(video_id):
 @bp.get("/tasks/<video_id>/row")
 def row(video_id):
     task = _task_or_404(video_id)
-    resp = make_response(render_template("partials/_task_row.html", task=task))
+    resp = make_response(
+        render_template(
+            "partials/_task_row.html",
+            task=task,
+            admin=current_user.is_admin and bool(request.args.get("admin")),
+        )
+    )
     if task.is_terminal:
         resp.status_code = 286
     return resp
