@@ -156,6 +156,22 @@ def test_new_task_errors_next_to_fields(app, client, auth):
     assert r.status_code == 422 and "Duration must be one of 4, 8 seconds." in r.get_data(
         as_text=True
     )
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "PNG")
+    r = client.post(
+        "/tasks",
+        data={
+            "prompt": "",
+            "model": f"{pid}:sora_video2",
+            "reference_image": (io.BytesIO(buf.getvalue()), "ref.png"),
+        },
+    )
+    html = r.get_data(as_text=True)
+    assert "Write a prompt." in html and "please choose it again" in html
 
 
 def test_settings_tokens_shown_once_and_revocable(app, client, auth):

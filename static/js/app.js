@@ -52,6 +52,8 @@
       var video = o.dataset.media !== "IMAGE";
       form.querySelectorAll("[data-video-only]").forEach(function (el) { el.hidden = !video; });
       imageBox.hidden = o.dataset.image !== "yes";
+      var need = imageBox.querySelector("[data-image-need]");
+      if (need) need.textContent = o.dataset.requiresImage === "yes" ? "required for this model" : "optional";
       var allowed = split(o.dataset.options), any = false;
       optionsBox.querySelectorAll("[data-option]").forEach(function (el) {
         var on = allowed.indexOf(el.dataset.option) >= 0; el.hidden = !on; any = any || on;

@@ -103,7 +103,11 @@ def create():
         )
         task, _created = tasks.create(current_user, req)
     except ValidationError as exc:
-        return _new_page(dict(form), exc.errors, 422)
+        errors = dict(exc.errors)
+        if image and "reference_image" not in errors:
+            # Browsers never refill a file field: say so rather than drop it silently.
+            errors["reference_image"] = "Your image was fine, but please choose it again."
+        return _new_page(dict(form), errors, 422)
     except TaskError as exc:
         return _new_page(dict(form), {"prompt": exc.message}, exc.status)
     return redirect(url_for("tasks.show", video_id=task.video_id), 303)
