@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select, update
 
@@ -65,6 +67,17 @@ def make_due(app, video_id=None):
             stmt = stmt.where(VideoTask.video_id == video_id)
         stmt = stmt.where(VideoTask.next_poll_at.is_not(None))
         db.session.execute(stmt)
+        db.session.commit()
+
+
+def past_deadline(app, video_id):
+    """Pretend the task's deadline has just passed."""
+    with app.app_context():
+        db.session.execute(
+            update(VideoTask)
+            .where(VideoTask.video_id == video_id)
+            .values(deadline_at=utcnow() - timedelta(seconds=1))
+        )
         db.session.commit()
 
 

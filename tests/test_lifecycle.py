@@ -18,7 +18,7 @@ from webapp.models import User, VideoTask
 from webapp.models.base import utcnow
 from webapp.services import poller, tasks
 
-from .lifecycle_support import create, events, finish, get, make_due, sweep, user
+from .lifecycle_support import create, events, finish, get, make_due, past_deadline, sweep, user
 
 
 def created_for(sim, video_id) -> int:
@@ -174,13 +174,7 @@ def test_ambiguous_submit_ends_even_if_the_provider_cannot_list(sim_app, sim):
 def test_ambiguous_submit_past_the_deadline_fails(sim_app, sim):
     sim.add_faults([{"op": "create", "kind": "drop", "count": 1}])
     vid = create(sim_app, user(sim_app), prompt="a late comet")
-    with sim_app.app_context():
-        db.session.execute(
-            update(VideoTask)
-            .where(VideoTask.video_id == vid)
-            .values(deadline_at=utcnow() - timedelta(seconds=1))
-        )
-        db.session.commit()
+    past_deadline(sim_app, vid)
     sweep(sim_app)
     task = get(sim_app, vid)
     assert task.status == st.FAILED and task.error_code == "submit_unconfirmed"
@@ -238,13 +232,7 @@ def test_held_lease_blocks_other_pollers(sim_app, sim):
 def test_deadline_fails_with_timed_out(sim_app, sim):
     uid = user(sim_app)
     vid = create(sim_app, uid, prompt="[slow] a glacier melting")
-    with sim_app.app_context():
-        db.session.execute(
-            update(VideoTask)
-            .where(VideoTask.video_id == vid)
-            .values(deadline_at=utcnow() - timedelta(seconds=1))
-        )
-        db.session.commit()
+    past_deadline(sim_app, vid)
     sweep(sim_app)
     task = get(sim_app, vid)
     assert task.status == st.FAILED and task.error_code == "timeout"
@@ -255,13 +243,7 @@ def test_submit_deadline_while_upstream_down(sim_app, sim):
     sim.add_faults([{"op": "create", "kind": "503", "count": 5}])
     uid = user(sim_app)
     vid = create(sim_app, uid)
-    with sim_app.app_context():
-        db.session.execute(
-            update(VideoTask)
-            .where(VideoTask.video_id == vid)
-            .values(deadline_at=utcnow() - timedelta(seconds=1))
-        )
-        db.session.commit()
+    past_deadline(sim_app, vid)
     sweep(sim_app)
     task = get(sim_app, vid)
     assert task.status == st.FAILED and task.error_code == "submit_timeout"
@@ -274,13 +256,7 @@ def test_submit_deadline_while_upstream_down(sim_app, sim):
 def test_timed_out_job_is_stopped_upstream(sim_app, sim):
     vid = create(sim_app, user(sim_app), prompt="[slow] a very long glacier")
     ext = get(sim_app, vid).external_task_id
-    with sim_app.app_context():
-        db.session.execute(
-            update(VideoTask)
-            .where(VideoTask.video_id == vid)
-            .values(deadline_at=utcnow() - timedelta(seconds=1))
-        )
-        db.session.commit()
+    past_deadline(sim_app, vid)
     task = finish(sim_app, sim, vid)
     assert task.status == st.FAILED and task.error_code == "timeout"
     assert task.external_task_id == ext and task.pending_action is None

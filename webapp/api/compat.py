@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from ..domain.validation import ValidationError, decode_data_url, parse_int
 from ..extensions import csrf, limiter
 from ..ratelimits import login_limited
-from ..services import accounts, history, stats, tasks
+from ..services import accounts, catalog, history, stats, tasks
 from ..services.tasks import NewTask, TaskError
 from .auth import api_limit, rate_key, token_required
 from .serializers import compat_task, content_url, gateway_query
@@ -125,11 +125,12 @@ RELAY_NAMES = {"reference_image": "input_reference", "provider": "apiConfigId"}
 def _provider_id(value):
     if value in (None, ""):
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
-        return value
-    if isinstance(value, str) and value.isdigit() and len(value) < 10:
-        return int(value)
-    raise ValidationError({"apiConfigId": "apiConfigId must be a provider id."}, "invalid_provider")
+    pid = catalog.parse_provider_id(value)
+    if pid is None:
+        raise ValidationError(
+            {"apiConfigId": "apiConfigId must be a provider id."}, "invalid_provider"
+        )
+    return pid
 
 
 def _create(req: NewTask, names: dict):

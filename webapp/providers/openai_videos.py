@@ -218,27 +218,18 @@ class OpenAIVideos(HttpAdapter):
                     job.reference_mime or "image/png",
                 )
             }
-            data = {k: str(v) for k, v in fields.items()}
-            resp = request(
-                self.session,
-                "POST",
-                self._url("videos"),
-                self.config,
-                create=True,
-                headers=headers,
-                data=data,
-                files=files,
-            )
+            body = {"data": {k: str(v) for k, v in fields.items()}, "files": files}
         else:
-            resp = request(
-                self.session,
-                "POST",
-                self._url("videos"),
-                self.config,
-                create=True,
-                headers=headers,
-                json=fields,
-            )
+            body = {"json": fields}
+        resp = request(
+            self.session,
+            "POST",
+            self._url("videos"),
+            self.config,
+            create=True,
+            headers=headers,
+            **body,
+        )
         return self._submitted(resp)
 
     def status(self, external_id: str, handles: dict) -> pb.UpstreamStatus:

@@ -106,15 +106,19 @@ def offers() -> list[Offer]:
     return [Offer(p, s) for p in enabled_providers() for s in specs(p)]
 
 
+def parse_provider_id(value) -> int | None:
+    """A provider id from untrusted input: a positive integer (or its digits) that fits
+    the column; None for anything else (bools, floats, huge numbers, words)."""
+    if isinstance(value, str) and value.isdigit() and len(value) < 11:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
+        return value
+    return None
+
+
 def provider_by_id(value) -> Provider | None:
-    """A provider from an untrusted id (int or numeric string); None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    try:
-        pid = int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return db.session.get(Provider, pid) if 0 < pid < 2**31 else None
+    pid = parse_provider_id(value)
+    return db.session.get(Provider, pid) if pid is not None else None
 
 
 def find_offer(model: str, provider_id: int | None = None) -> Offer:

@@ -158,12 +158,17 @@ def _request_hash(*parts) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def _existing(user: User, key: str | None) -> VideoTask | None:
+def _replay(user: User, key: str | None, request_hash: str) -> VideoTask | None:
+    """The task an earlier request with this Idempotency-Key created (same body), None
+    if there is none; the same key with a different body is refused."""
     if not key:
         return None
-    return db.session.scalar(
+    existing = db.session.scalar(
         select(VideoTask).where(VideoTask.user_id == user.id, VideoTask.idempotency_key == key)
     )
+    if existing is not None and existing.request_hash != request_hash:
+        raise IdempotencyConflict()
+    return existing
 
 
 def _check_key(key: str | None) -> str | None:
@@ -199,11 +204,9 @@ def _insert(user: User, task: VideoTask, message: str, key: str | None, request_
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        existing = _existing(user, key)
+        existing = _replay(user, key, request_hash)
         if existing is None:
             raise
-        if existing.request_hash != request_hash:
-            raise IdempotencyConflict() from None
         return existing, False
     return task, True
 
@@ -223,10 +226,8 @@ def create(user: User, req: NewTask, *, submit: bool = True) -> tuple[VideoTask,
         options,
         hashlib.sha256(image).hexdigest() if image else None,
     )
-    existing = _existing(user, key)
+    existing = _replay(user, key, rhash)
     if existing is not None:
-        if existing.request_hash != rhash:
-            raise IdempotencyConflict()
         return existing, False
     task = VideoTask(
         video_id=new_video_id(),
@@ -254,11 +255,7 @@ def create(user: User, req: NewTask, *, submit: bool = True) -> tuple[VideoTask,
 
 def submit_inline(task: VideoTask) -> VideoTask:
     """The one inline attempt after create; the poller takes over if it does not stick."""
-    owner = task.lease_owner
-    work = lifecycle.snapshot(task)
-    db.session.commit()
-    outcome = lifecycle.perform(work, archive.store())
-    lifecycle.apply(work, outcome, owner)
+    _run_step(task, task.lease_owner)
     db.session.expire_all()
     return db.session.get(VideoTask, task.id)
 
@@ -288,10 +285,8 @@ def remix(
         )
     key = _check_key(idempotency_key)
     rhash = _request_hash("remix", source.id, prompt)
-    existing = _existing(user, key)
+    existing = _replay(user, key, rhash)
     if existing is not None:
-        if existing.request_hash != rhash:
-            raise IdempotencyConflict()
         return existing, False
     task = VideoTask(
         provider_id=source.provider_id,
@@ -488,6 +483,12 @@ def _step_inline(task: VideoTask) -> bool:
     if not claimed:
         return False
     db.session.refresh(task)
+    return _run_step(task, owner)
+
+
+def _run_step(task: VideoTask, owner: str) -> bool:
+    """Perform and apply one step for a task ``owner`` holds the lease on; the read
+    transaction ends before the upstream is called."""
     work = lifecycle.snapshot(task)
     db.session.commit()
     outcome = lifecycle.perform(work, archive.store())

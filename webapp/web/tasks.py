@@ -93,7 +93,7 @@ def create():
         req = NewTask(
             prompt=form.get("prompt"),
             model=model or None,
-            provider_id=int(provider_id) if provider_id.isdigit() else None,
+            provider_id=catalog.parse_provider_id(provider_id),
             size=form.get("size") or None,
             aspect_ratio=form.get("aspect_ratio") or None,
             seconds=parse_int(form.get("seconds"), "seconds"),
