@@ -79,7 +79,12 @@ def test_admin_sees_any_task(app, client, auth):
     auth.logout()
     auth.login("admin@example.com")
     assert client.get(f"/tasks/{vid}").status_code == 200
-    assert vid in client.get("/admin/tasks").get_data(as_text=True)
+    html = client.get("/admin/tasks").get_data(as_text=True)
+    assert vid in html and 'class="owner">user@example.com<' in html  # whose task it is
+    assert "All tasks" in html and 'aria-label="Admin"' in html
+    running = factories.task(app, uid(app, "user@example.com"), status=st.PROCESSING)
+    row = client.get(f"/tasks/{running}/row?admin=1").get_data(as_text=True)
+    assert "user@example.com" in row  # the live row keeps the owner
 
 
 def test_history_paginates_and_filters(app, client, auth):
