@@ -125,6 +125,19 @@
     root.querySelectorAll("form[data-submit-once]").forEach(submitOnce);
   }
 
+  // Confirmations: the question is a data-confirm attribute (HTML-escaped text, never
+  // code), on a button (asked on click) or a form (asked on submit).
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("button[data-confirm], input[data-confirm]");
+    if (b && !window.confirm(b.dataset.confirm)) { e.preventDefault(); e.stopPropagation(); }
+  }, true);
+  document.addEventListener("submit", function (e) {
+    var f = e.target;
+    if (f.matches && f.matches("form[data-confirm]") && !window.confirm(f.dataset.confirm)) {
+      e.preventDefault(); e.stopPropagation();
+    }
+  }, true);
+
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:historyRestore", syncFilters);
   window.addEventListener("popstate", function () { window.setTimeout(syncFilters, 0); });
