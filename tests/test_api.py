@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from webapp.domain import statuses as st
 from webapp.extensions import db
-from webapp.models import Provider, User, VideoTask
-from webapp.services import accounts
+from webapp.models import Provider, SubmitAttempt, User, VideoTask
+from webapp.services import accounts, poller
 
 from . import factories
 from .lifecycle_support import finish
@@ -438,24 +438,34 @@ def test_openai_sdk_end_to_end(sim_app, sim):
 
 
 def test_deleting_a_running_video_stops_it_upstream(sim_app, sim):
-    """Once the row is gone no poller can tell the upstream, so DELETE does it inline;
-    if the provider cannot be reached the task is kept and the caller told to retry."""
+    """The video is gone for the caller at once; its upstream job is stopped inside the
+    request when the provider answers, else by the poller's sweep until it does."""
     client = sim_app.test_client()
     token = token_for(sim_app)
     vid = client.post(
         "/v1/videos", json={"prompt": "a slow comet", "model": "sora_video2"}, headers=H(token)
     ).json["id"]
-    sim.add_faults([{"op": "delete", "kind": "503", "count": 100}])
-    r = client.delete(f"/v1/videos/{vid}", headers=H(token))
-    assert r.status_code == 503 and r.json["error"]["code"] == "upstream_unavailable"
-    kept = client.get(f"/v1/videos/{vid}", headers=H(token))
-    assert kept.status_code == 200 and kept.json["status"] == "failed"  # cancelled, kept
-    sim.state.faults.clear()
     with sim_app.app_context():
-        db.session.execute(VideoTask.__table__.update().values(lease_owner=None, lease_until=None))
-        db.session.commit()
+        job = db.session.scalar(select(VideoTask.external_task_id).where(VideoTask.video_id == vid))
+    sim.add_faults([{"op": "delete", "kind": "503", "count": 2}])
     r = client.delete(f"/v1/videos/{vid}", headers=H(token))
-    assert r.status_code == 200 and r.json["deleted"] is True
+    assert r.status_code == 200 and r.json == {
+        "id": vid,
+        "object": "video.deleted",
+        "deleted": True,
+    }
     assert client.get(f"/v1/videos/{vid}", headers=H(token)).status_code == 404
-    assert sim.stats()["requests"]["delete"] >= 2
+    assert sim.state.jobs[job].deleted is False  # the provider was down: not yet
+    for _ in range(3):
+        with sim_app.app_context():
+            db.session.execute(
+                SubmitAttempt.__table__.update().values(cleanup_after=None)
+            )  # skip the sweep's back-off
+            db.session.commit()
+        poller.run_once(sim_app)
+    assert sim.state.jobs[job].deleted is True
+    with sim_app.app_context():
+        ledger = db.session.scalar(select(SubmitAttempt).where(SubmitAttempt.external_id == job))
+        assert ledger.task_id is None and ledger.cleanup == "deleted"
+    assert sim.stats()["requests"]["delete"] == 3
     assert sim.stats()["created_total"] == 1

@@ -13,10 +13,11 @@ import requests
 from sqlalchemy import select, update
 
 from webapp.domain import statuses as st
+from webapp.domain.machine import Kind, Outcome
 from webapp.extensions import db
 from webapp.models import User, VideoTask
 from webapp.models.base import utcnow
-from webapp.services import poller, tasks
+from webapp.services import leases, lifecycle, poller, tasks
 
 from .lifecycle_support import create, events, finish, get, make_due, past_deadline, sweep, user
 
@@ -119,7 +120,7 @@ def test_ambiguous_submit_is_reconciled_not_resent(sim_app, sim):
     task = get(sim_app, vid)
     assert task.status == st.PROCESSING and task.external_task_id
     assert created_for(sim, vid) == 1  # found, not resent
-    assert any("before the connection dropped" in m for m in events(sim_app, vid))
+    assert any("before the answer was lost" in m for m in events(sim_app, vid))
     assert finish(sim_app, sim, vid).status == st.COMPLETED
     assert created_for(sim, vid) == 1
 
@@ -147,7 +148,12 @@ def test_ambiguous_submit_with_two_matching_jobs_adopts_neither(sim_app, sim):
     for _ in range(2):
         requests.post(
             f"{sim.url}/v1/videos",
-            json={"prompt": "twin lighthouses", "model": "sora-2"},
+            json={
+                "prompt": "twin lighthouses",
+                "model": "sora-2",
+                "size": "1280x720",
+                "seconds": "10",
+            },
             headers={"Authorization": "Bearer sim-key"},
             timeout=5,
         ).raise_for_status()
@@ -222,11 +228,11 @@ def test_held_lease_blocks_other_pollers(sim_app, sim):
     uid = user(sim_app)
     create(sim_app, uid)
     with sim_app.app_context():
-        ids = poller.claim("worker-a", 10)
+        ids = leases.claim_due("worker-a", 10)
         assert len(ids) == 0  # not due yet
         make_due(sim_app)
-        assert poller.claim("worker-a", 10) != []
-        assert poller.claim("worker-b", 10) == []
+        assert leases.claim_due("worker-a", 10) != []
+        assert leases.claim_due("worker-b", 10) == []
 
 
 def test_deadline_fails_with_timed_out(sim_app, sim):
@@ -291,13 +297,14 @@ def test_expiry_before_archive_is_said_plainly(sim_app, sim):
     sim.advance(10)  # completed upstream…
     sim.expire(get(sim_app, vid).external_task_id)  # …and gone before Reelay looked
     task = finish(sim_app, sim, vid)
-    assert task.status == st.COMPLETED and task.error_code == "content_expired"
+    # Nothing playable was kept, so it is not "completed": it failed, and says why.
+    assert task.status == st.FAILED and task.error_code == "content_expired"
     assert "expired before Reelay could archive it" in task.error_message
     client = sim_app.test_client()
     client.post("/auth/login", data={"email": "ada@example.com", "password": "correct horse"})
     page = client.get(f"/tasks/{vid}")
     assert b"expired before Reelay could archive it" in page.data
-    assert client.get(f"/tasks/{vid}/content").status_code == 410
+    assert client.get(f"/tasks/{vid}/content").status_code == 409
 
 
 def test_cancel_beats_a_late_poll_and_tells_the_upstream(sim_app, sim):
@@ -307,21 +314,19 @@ def test_cancel_beats_a_late_poll_and_tells_the_upstream(sim_app, sim):
         u = db.session.get(User, uid)
         # a poller has claimed the task and is talking to the upstream…
         make_due(sim_app)
-        work_ids = poller.claim("slow-worker", 10)
-        assert work_ids
+        [lease] = leases.claim_due("slow-worker", 10)
+        snap = lifecycle.load(lease)
         tasks.cancel(u, vid)
         with pytest.raises(tasks.TaskError):
             tasks.cancel(u, vid)
     task = get(sim_app, vid)
     assert task.status == st.CANCELLED and task.pending_action == "cancel"
-    # …its late result cannot resurrect the task
+    # …its late result cannot resurrect the task: it is decided again on the new facts
     with sim_app.app_context():
-        from webapp.services import lifecycle
-
-        t = db.session.scalar(select(VideoTask).where(VideoTask.video_id == vid))
-        work = lifecycle.snapshot(t)
-        assert not lifecycle.apply(work, lifecycle.Outcome("progress"), "slow-worker")
-    sweep(sim_app)
+        then, _ = lifecycle.persist(lease, snap, Outcome(Kind.RUNNING, progress=50))
+        assert then is not None  # go on and stop the job upstream
+        assert get(sim_app, vid).status == st.CANCELLED
+        lifecycle.run(lease)
     task = get(sim_app, vid)
     assert task.status == st.CANCELLED and task.pending_action is None
     assert sim.stats()["requests"].get("delete", 0) + sim.stats()["requests"].get("cancel", 0) >= 1

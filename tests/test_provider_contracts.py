@@ -19,6 +19,7 @@ import requests
 import responses
 from responses import matchers
 
+from tests.reconcile_support import listed_matching
 from webapp.providers import base as pb
 from webapp.providers.base import Job, ProviderConfig
 from webapp.providers.http import make_session
@@ -479,7 +480,7 @@ def test_openai_download_expired_404_is_content_expired(rsps, openai):
     assert info.value.code == "content_expired"
 
 
-def test_find_submitted_matches_prompt_model_and_created_at(rsps, openai):
+def test_list_jobs_matches_prompt_model_and_created_at(rsps, openai):
     since = datetime(2025, 11, 28, 16, 0, 0)  # naive UTC
     before = int(datetime(2025, 11, 28, 15, 59, tzinfo=UTC).timestamp())
     after = int(datetime(2025, 11, 28, 16, 5, tzinfo=UTC).timestamp())
@@ -504,19 +505,21 @@ def test_find_submitted_matches_prompt_model_and_created_at(rsps, openai):
         "has_more": False,
     }
     rsps.get(
-        VIDEOS, json=listing, match=[matchers.query_param_matcher({"order": "desc", "limit": "50"})]
+        VIDEOS,
+        json=listing,
+        match=[matchers.query_param_matcher({"order": "desc", "limit": "100"})],
     )
     job = Job(model="sora-2", prompt=OPENAI_VIDEO["prompt"])
-    [found] = openai.find_submitted(job, since)
+    [found] = listed_matching(openai, job, since)
     assert found.external_id == "task_match"
     assert found.status.state == pb.IN_PROGRESS
 
 
-def test_find_submitted_ignores_jobs_older_than_since(rsps, openai):
+def test_list_jobs_ignores_jobs_older_than_since(rsps, openai):
     listing = {"object": "list", "data": [reply(created_at=1000)], "has_more": False}
     rsps.get(VIDEOS, json=listing)
     job = Job(model="sora-2", prompt=OPENAI_VIDEO["prompt"])
-    assert openai.find_submitted(job, datetime(2025, 1, 1)) == []
+    assert listed_matching(openai, job, datetime(2025, 1, 1)) == []
 
 
 def test_check_200_key_accepted(rsps, openai):
@@ -764,7 +767,7 @@ def test_replicate_cancel_posts_urls_cancel(rsps, replicate):
     assert rsps.calls[0].request.url == REPLICATE_CANCEL
 
 
-def test_replicate_find_submitted_from_the_list(rsps, replicate):
+def test_replicate_list_jobs_from_the_list(rsps, replicate):
     listing = {
         "next": None,
         "previous": None,
@@ -775,7 +778,8 @@ def test_replicate_find_submitted_from_the_list(rsps, replicate):
         ],
     }
     rsps.get(f"{REPLICATE}/predictions", json=listing)
-    [found] = replicate.find_submitted(
+    [found] = listed_matching(
+        replicate,
         Job(model="google/veo-3.1", prompt="A lighthouse at dusk, waves crashing"),
         datetime(2026, 10, 1, 16, 0, 0),
     )

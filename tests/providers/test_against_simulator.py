@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.reconcile_support import listed_matching
 from webapp.providers import base as pb
 from webapp.providers.base import Job, ProviderConfig
 from webapp.providers.http import make_session, utcnow
@@ -151,7 +152,7 @@ def test_openai_remix_delete_find_and_check(sim):
     job = Job(**{**VIDEO_JOBS["openai"].__dict__, "client_ref": "vid-sim-1"})
     since = utcnow() - timedelta(seconds=5)
     submitted = provider.submit(job)
-    found = provider.find_submitted(job, since)
+    found = listed_matching(provider, job, since)
     assert [f.external_id for f in found] == [submitted.external_id]
     poll_until_done(sim, provider, submitted)
     remixed = provider.remix(submitted.external_id, {}, Job(model="sora-2", prompt="at night"))
@@ -203,7 +204,7 @@ def test_replicate_cancel_find_and_expiry(sim):
     job = VIDEO_JOBS["replicate"]
     since = utcnow() - timedelta(seconds=5)
     submitted = provider.submit(job)
-    assert [f.external_id for f in provider.find_submitted(job, since)] == [submitted.external_id]
+    assert [f.external_id for f in listed_matching(provider, job, since)] == [submitted.external_id]
     provider.cancel(submitted.external_id, submitted.handles)
     assert provider.status(submitted.external_id, submitted.handles).state == pb.CANCELLED
     other = provider.submit(job)

@@ -195,7 +195,7 @@ def test_capabilities(fal):
     assert fal.capabilities == {pb.CAP_CANCEL, pb.CAP_IMAGE_INPUT}
     with pytest.raises(pb.PermanentError):
         fal.remix(RID, HANDLES, Job(model=MODEL, prompt="p"))
-    assert fal.find_submitted(Job(model=MODEL, prompt="p"), None) == []
+    assert fal.list_jobs(None) == []
 
 
 def test_cancelled_request_result_is_cancelled(rsps, fal):

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from responses import matchers
 
+from tests.reconcile_support import listed_matching
 from webapp.providers import base as pb
 from webapp.providers.base import Job
 from webapp.providers.http import CHUNK, utcnow
@@ -402,14 +403,14 @@ def test_cancel_capability_only_when_configured(openai, make):
     assert pb.CAP_CANCEL in make("openai", GW, extra={"cancel": True}).capabilities
 
 
-# ---- find_submitted, check ---------------------------------------------------------------
+# ---- list_jobs, check ---------------------------------------------------------------
 
 
 def _listing(*items):
     return {"object": "list", "data": list(items), "has_more": False}
 
 
-def test_find_submitted_matches_prompt_model_since(rsps, openai):
+def test_list_jobs_matches_prompt_model_since(rsps, openai):
     since = datetime(2025, 9, 27, 2, 0, 0)
     old = dict(OPENAI_VIDEO, id="old", created_at=int(since.timestamp()) - 600, status="queued")
     other = dict(OPENAI_VIDEO, id="other", prompt="something else", created_at=1758941485)
@@ -417,23 +418,14 @@ def test_find_submitted_matches_prompt_model_since(rsps, openai):
     rsps.get(
         VIDEOS,
         json=_listing(other, mine, old),
-        match=[matchers.query_param_matcher({"order": "desc", "limit": "50"})],
+        match=[matchers.query_param_matcher({"order": "desc", "limit": "100"})],
     )
-    [found] = openai.find_submitted(JOB, since)
+    [found] = listed_matching(openai, JOB, since)
     assert found.external_id == "mine"
     assert found.status.state == pb.IN_PROGRESS
 
 
-def test_find_submitted_respects_client_ref_in_metadata(rsps, openai):
-    since = datetime(2025, 1, 1)
-    theirs = dict(OPENAI_VIDEO, id="theirs", metadata={"client_ref": "someone-else"})
-    mine = dict(OPENAI_VIDEO, id="mine", metadata={"client_ref": "vid-1"})
-    rsps.get(VIDEOS, json=_listing(theirs, mine))
-    found = openai.find_submitted(Job(**{**JOB.__dict__, "client_ref": "vid-1"}), since)
-    assert [f.external_id for f in found] == ["mine"]
-
-
-def test_find_submitted_only_inside_the_window(rsps, openai):
+def test_list_jobs_only_inside_the_window(rsps, openai):
     """A job created after the lost request's window is someone else's, and one with no
     creation time cannot be placed in it at all."""
     since = datetime(2025, 9, 27, 2, 50, 0)  # naive UTC; "mine" was created at 02:51:25
@@ -441,13 +433,13 @@ def test_find_submitted_only_inside_the_window(rsps, openai):
     undated = dict(OPENAI_VIDEO, id="undated", created_at=None)
     mine = dict(OPENAI_VIDEO, id="mine", created_at=1758941485)
     rsps.get(VIDEOS, json=_listing(late, undated, mine))
-    found = openai.find_submitted(JOB, since, since + timedelta(minutes=4))
+    found = listed_matching(openai, JOB, since, since + timedelta(minutes=4))
     assert [f.external_id for f in found] == ["mine"]
 
 
-def test_find_submitted_none(rsps, openai):
+def test_list_jobs_none(rsps, openai):
     rsps.get(VIDEOS, json=_listing())
-    assert openai.find_submitted(JOB, datetime(2025, 1, 1)) == []
+    assert openai.list_jobs(datetime(2025, 1, 1)) == []
 
 
 def test_check_ok_creates_nothing(rsps, openai):

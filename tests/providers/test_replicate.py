@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 from responses import matchers
 
+from tests.reconcile_support import listed_matching
 from webapp.providers import base as pb
 from webapp.providers.base import Job
 
@@ -179,11 +180,11 @@ def test_cancel_posts_urls_cancel(rsps, replicate):
     assert [c.request.method for c in rsps.calls] == ["POST", "POST"]
 
 
-def test_find_submitted_from_the_list(rsps, replicate):
+def test_list_jobs_from_the_list(rsps, replicate):
     older = dict(PREDICTION, id="older", created_at="2026-10-01T15:00:00Z")
     other = dict(PREDICTION, id="other", input={"prompt": "something else"})
     rsps.get(f"{REPLICATE}/predictions", json={"results": [other, PREDICTION, older]})
-    [found] = replicate.find_submitted(JOB, datetime(2026, 10, 1, 16, 0, 0))
+    [found] = listed_matching(replicate, JOB, datetime(2026, 10, 1, 16, 0, 0))
     assert found.external_id == PID
     assert found.handles == HANDLES
 

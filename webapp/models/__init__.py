@@ -1,7 +1,8 @@
 """Database models, split by aggregate; import them from here."""
 
+from .attempts import SubmitAttempt
 from .providers import Provider
 from .tasks import TaskEvent, VideoTask
 from .users import ApiToken, User, UserSession
 
-__all__ = ["ApiToken", "Provider", "TaskEvent", "User", "UserSession", "VideoTask"]
+__all__ = ["ApiToken", "Provider", "SubmitAttempt", "TaskEvent", "User", "UserSession", "VideoTask"]

@@ -83,6 +83,12 @@ class VideoTask(db.Model):
     pending_action: Mapped[str | None] = mapped_column(String(16))  # cancel | refresh
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # The fencing token: every claim takes the next number, and every result write is
+    # conditional on it, so a holder whose lease was taken over can no longer write.
+    lease_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Bumped by every write (poller results and user actions alike): results are written
+    # compare-and-set on it, so a decision is never made on facts that have changed.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # submit attempts
     poll_count: Mapped[int] = mapped_column(Integer, default=0)
     error_streak: Mapped[int] = mapped_column(Integer, default=0)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from ..domain.reconcile import Echo
+
 # Normalized upstream states.
 QUEUED = "queued"
 IN_PROGRESS = "in_progress"
@@ -90,6 +92,18 @@ class Submitted:
 
 
 @dataclass
+class Listed:
+    """One job from the provider's list, with what it echoes of the create that made it
+    (for reconciling a create whose answer was lost)."""
+
+    external_id: str
+    created_at: datetime | None
+    echo: Echo
+    status: UpstreamStatus
+    handles: dict = field(default_factory=dict)
+
+
+@dataclass
 class Download:
     """A streamed result. Iterate ``chunks`` once and call ``close()``."""
 
@@ -160,7 +174,7 @@ class ContentExpired(PermanentError):
 class AmbiguousError(ProviderError):
     """A create request may have reached the upstream but no answer came back.
 
-    Never resubmit blindly: reconcile with ``find_submitted`` or fail the task.
+    Never resubmit blindly: reconcile with ``list_jobs`` or fail the task.
     """
 
     code = "upstream_ambiguous"
@@ -182,12 +196,9 @@ class Provider(Protocol):
 
     def delete(self, external_id: str, handles: dict) -> None: ...
 
-    def find_submitted(
-        self, job: Job, since: datetime, until: datetime | None = None
-    ) -> list[Submitted]:
-        """Every job this client created between ``since`` and ``until`` that matches
-        ``job`` (CAP_LIST only). The caller settles an ambiguous submit only when exactly
-        one candidate is not already tracked: a guess could hand one user another's job."""
+    def list_jobs(self, since: datetime) -> list[Listed]:
+        """Every job this key created since ``since``, newest first (CAP_LIST only).
+        Matching one to a lost create is the caller's business (domain.reconcile)."""
         ...
 
     def check(self) -> CheckResult: ...

@@ -224,7 +224,7 @@ class FalQueue(HttpAdapter):
     def delete(self, external_id, handles):
         raise pb.PermanentError("fal cannot delete jobs.")
 
-    def find_submitted(self, job, since, until=None) -> list:
+    def list_jobs(self, since) -> list:
         return []  # the protocol cannot list jobs (no CAP_LIST)
 
     def check(self) -> pb.CheckResult:

@@ -227,7 +227,7 @@ class GeminiAPI(HttpAdapter):
     def delete(self, external_id, handles):
         raise pb.PermanentError("The Gemini API cannot delete a video.")
 
-    def find_submitted(self, job, since, until=None) -> list:
+    def list_jobs(self, since) -> list:
         return []  # the protocol cannot list jobs (no CAP_LIST)
 
     def check(self) -> pb.CheckResult:

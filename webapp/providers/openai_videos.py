@@ -7,6 +7,7 @@ from datetime import datetime
 
 import requests
 
+from ..domain.reconcile import echo_of
 from . import base as pb
 from .http import (
     HttpAdapter,
@@ -49,7 +50,16 @@ STATE_WORDS = {
     pb.CANCELLED: {"cancelled", "canceled", "aborted"},
 }
 _WORD_TO_STATE = {w: state for state, words in STATE_WORDS.items() for w in words}
+LIST_PAGES = 5
+
 VARIANT_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
+
+
+def _seconds(item: dict) -> int | None:
+    try:
+        return int(str(item.get("seconds")).strip()) if item.get("seconds") else None
+    except ValueError:
+        return None
 
 
 def normalize_state(raw) -> str:
@@ -310,43 +320,45 @@ class OpenAIVideos(HttpAdapter):
             allow=(404,),
         ).close()
 
-    def find_submitted(
-        self, job: pb.Job, since: datetime, until: datetime | None = None
-    ) -> list[pb.Submitted]:
-        resp = request(
-            self.session,
-            "GET",
-            self._url("videos"),
-            self.config,
-            headers=self._headers(),
-            params={"order": "desc", "limit": 50},
-        )
-        data = json_of(resp)
-        found = []
-        for item in data.get("data") or []:
-            if not isinstance(item, dict):
-                continue
-            created = parse_time(item.get("created_at"))
-            if created is None or created < since or (until is not None and created > until):
-                continue
-            if item.get("prompt") not in (None, job.prompt):
-                continue
-            if item.get("model") not in (None, job.model):
-                continue
-            meta = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
-            ref = meta.get("client_ref") or meta.get("reelay_ref")
-            if ref and job.client_ref and ref != job.client_ref:
-                continue
-            external = item.get("id") or item.get("task_id")
-            if isinstance(external, str) and external:
-                found.append(
-                    pb.Submitted(
-                        external_id=external,
-                        status=parse_video(item, secret=self.config.api_key),
-                        handles={},
-                    )
-                )
+    def list_jobs(self, since: datetime) -> list[pb.Listed]:
+        """Newest first, page by page until the jobs are older than ``since``."""
+        found: list[pb.Listed] = []
+        after = None
+        for _ in range(LIST_PAGES):
+            params = {"order": "desc", "limit": 100}
+            if after:
+                params["after"] = after
+            resp = request(
+                self.session,
+                "GET",
+                self._url("videos"),
+                self.config,
+                headers=self._headers(),
+                params=params,
+            )
+            data = json_of(resp)
+            items = [i for i in data.get("data") or [] if isinstance(i, dict)]
+            for item in items:
+                listed = self._listed(item)
+                if listed is not None:
+                    found.append(listed)
+            oldest = parse_time(items[-1].get("created_at")) if items else None
+            after = items[-1].get("id") if items else None
+            if not data.get("has_more") or not after or (oldest and oldest < since):
+                break
         return found
+
+    def _listed(self, item: dict) -> pb.Listed | None:
+        external = item.get("id") or item.get("task_id")
+        if not isinstance(external, str) or not external:
+            return None
+        prompt = item.get("prompt") if isinstance(item.get("prompt"), str) else None
+        return pb.Listed(
+            external_id=external,
+            created_at=parse_time(item.get("created_at")),
+            echo=echo_of(item.get("model"), prompt, item.get("size"), _seconds(item)),
+            status=parse_video(item, secret=self.config.api_key),
+        )
 
     def check(self) -> pb.CheckResult:
         try:

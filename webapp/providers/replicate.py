@@ -7,6 +7,7 @@ import base64
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from ..domain.reconcile import echo_of
 from . import base as pb
 from .http import (
     HttpAdapter,
@@ -18,6 +19,8 @@ from .http import (
     stream_download,
     utcnow,
 )
+
+LIST_PAGES = 5
 
 STATES = {
     "starting": pb.QUEUED,
@@ -169,36 +172,34 @@ class ReplicatePredictions(HttpAdapter):
     def delete(self, external_id, handles):
         raise pb.PermanentError("Replicate cannot delete predictions.")
 
-    def find_submitted(
-        self, job: pb.Job, since: datetime, until: datetime | None = None
-    ) -> list[pb.Submitted]:
-        data = json_of(
-            request(
-                self.session,
-                "GET",
-                f"{self.root}/predictions",
-                self.config,
-                headers=self._headers(),
-            )
-        )
-        found = []
-        for item in data.get("results") or []:
-            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-                continue
-            created = parse_time(item.get("created_at"))
-            if created is None or created < since or (until is not None and created > until):
-                continue
-            if (item.get("input") or {}).get("prompt") != job.prompt:
-                continue
-            urls = item.get("urls") if isinstance(item.get("urls"), dict) else {}
-            found.append(
-                pb.Submitted(
-                    external_id=item["id"],
-                    status=parse_prediction(item, self.config.api_key),
-                    handles={k: urls[k] for k in ("get", "cancel") if urls.get(k)},
-                )
-            )
+    def list_jobs(self, since: datetime) -> list[pb.Listed]:
+        """Newest first, following ``next`` until the predictions are older than ``since``."""
+        found: list[pb.Listed] = []
+        url = f"{self.root}/predictions"
+        for _ in range(LIST_PAGES):
+            data = json_of(request(self.session, "GET", url, self.config, headers=self._headers()))
+            items = [i for i in data.get("results") or [] if isinstance(i, dict)]
+            for item in items:
+                if isinstance(item.get("id"), str):
+                    found.append(self._listed(item))
+            oldest = parse_time(items[-1].get("created_at")) if items else None
+            url = data.get("next")
+            if not isinstance(url, str) or not self._trusted(url) or (oldest and oldest < since):
+                break
         return found
+
+    def _listed(self, item: dict) -> pb.Listed:
+        urls = item.get("urls") if isinstance(item.get("urls"), dict) else {}
+        inputs = item.get("input") if isinstance(item.get("input"), dict) else {}
+        prompt = inputs.get("prompt") if isinstance(inputs.get("prompt"), str) else None
+        seconds = inputs.get("duration") if isinstance(inputs.get("duration"), int) else None
+        return pb.Listed(
+            external_id=item["id"],
+            created_at=parse_time(item.get("created_at")),
+            echo=echo_of(None, prompt, None, seconds),
+            status=parse_prediction(item, self.config.api_key),
+            handles={k: urls[k] for k in ("get", "cancel") if urls.get(k)},
+        )
 
     def check(self) -> pb.CheckResult:
         try:

@@ -140,7 +140,7 @@ def run(once):
     click.echo(f"poller {poller.WORKER_ID} running every {interval}s; Ctrl-C to stop")
     while not stop.is_set():
         try:
-            while poller.run_once(app).claimed >= app.config["POLL_BATCH"]:
+            while poller.run_once(app).full:
                 pass
         except Exception:  # noqa: BLE001
             current_app.logger.exception("poller sweep failed")

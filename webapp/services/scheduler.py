@@ -22,7 +22,7 @@ def _tick(app: Flask) -> None:
     try:
         # Drain what is due now, up to a bound, so a backlog clears quickly.
         for _ in range(20):
-            if poller.run_once(app).claimed < app.config["POLL_BATCH"]:
+            if not poller.run_once(app).full:
                 break
     except Exception:  # noqa: BLE001 - never let the scheduler thread die
         log.exception("poller sweep failed")

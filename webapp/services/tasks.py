@@ -24,10 +24,10 @@ from ..domain import statuses as st
 from ..domain.catalog import ASPECT_RATIOS, resolve_shape
 from ..domain.validation import ValidationError, check_image, check_prompt
 from ..extensions import db
-from ..models import Provider, TaskEvent, User, VideoTask
+from ..models import Provider, SubmitAttempt, TaskEvent, User, VideoTask
 from ..models.base import utcnow
 from ..providers import base as pb
-from . import archive, catalog, lifecycle
+from . import archive, attempts, catalog, leases, lifecycle, orphans
 
 VIDEO_ID = re.compile(r"^video_[0-9a-f]{32}$")
 
@@ -184,7 +184,9 @@ def _check_key(key: str | None) -> str | None:
 
 
 def _insert(user: User, task: VideoTask, message: str, key: str | None, request_hash: str):
-    """Commit the QUEUED row with a short inline lease; returns (task, created)."""
+    """Commit the QUEUED row, leased to this request for its one inline step; returns
+    (task, created). Two requests racing with one Idempotency-Key make one row: the
+    loser gets the winner's task (or 422 for a different body), never an error."""
     now = utcnow()
     task.user_id = user.id
     task.video_id = task.video_id or new_video_id()
@@ -193,17 +195,19 @@ def _insert(user: User, task: VideoTask, message: str, key: str | None, request_
     task.created_at = now
     task.deadline_at = now + timedelta(seconds=current_app.config["TASK_DEADLINE_SECONDS"])
     task.next_poll_at = now
-    task.lease_owner = "inline:" + uuid.uuid4().hex[:12]
-    task.lease_until = now + timedelta(seconds=lifecycle.lease_seconds())
-    db.session.add(task)
-    db.session.flush()
-    db.session.add(
-        TaskEvent(task_id=task.id, kind="status", to_status=task.status, message=message)
-    )
+    for column, value in leases.initial(now).items():
+        setattr(task, column, value)
     try:
+        db.session.add(task)
+        db.session.flush()
+        db.session.add(
+            TaskEvent(task_id=task.id, kind="status", to_status=task.status, message=message)
+        )
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
+        if task.reference_image_key:
+            archive.store().delete(task.reference_image_key)
         existing = _replay(user, key, request_hash)
         if existing is None:
             raise
@@ -255,7 +259,7 @@ def create(user: User, req: NewTask, *, submit: bool = True) -> tuple[VideoTask,
 
 def submit_inline(task: VideoTask) -> VideoTask:
     """The one inline attempt after create; the poller takes over if it does not stick."""
-    _run_step(task, task.lease_owner)
+    lifecycle.run(leases.of_new(task))
     db.session.expire_all()
     return db.session.get(VideoTask, task.id)
 
@@ -395,8 +399,9 @@ def register_external(
 
 
 def cancel(user: User, video_id: str) -> VideoTask:
-    """Stop tracking now (compare-and-set, so it beats any in-flight poll); the upstream
-    cancel/delete is sent by the poller, outside this request."""
+    """Cancelled at once (compare-and-set, so it beats any in-flight poll or create);
+    the provider is told by the poller: at once if the job exists, or as soon as a
+    create that was in flight answers."""
     task = get_for_user(user, video_id)
     if task is None:
         raise TaskError("Task not found.", "not_found", 404)
@@ -406,16 +411,17 @@ def cancel(user: User, video_id: str) -> VideoTask:
         )
     now = utcnow()
     old = task.status
+    upstream = bool(task.external_task_id or task.attempts)
     result = db.session.execute(
         update(VideoTask)
         .where(VideoTask.id == task.id, VideoTask.status.in_(st.ACTIVE))
         .values(
             status=st.CANCELLED,
             completed_at=now,
-            pending_action="cancel" if task.external_task_id else None,
-            next_poll_at=now if task.external_task_id else None,
-            lease_owner=None,
-            lease_until=None,
+            pending_action="cancel" if upstream else None,
+            next_poll_at=now if upstream else None,
+            error_streak=0,
+            version=VideoTask.version + 1,
             updated_at=now,
         )
     )
@@ -449,10 +455,14 @@ def request_refresh(user: User, video_id: str) -> VideoTask:
             "Only a running or completed task can be refreshed.", "not_refreshable", 409
         )
     now = utcnow()
-    values = {"next_poll_at": now, "updated_at": now}
+    values = {"next_poll_at": now, "updated_at": now, "version": VideoTask.version + 1}
     if task.status == st.COMPLETED:
-        values["pending_action"] = "refresh"
-    db.session.execute(update(VideoTask).where(VideoTask.id == task.id).values(**values))
+        values.update(pending_action="refresh", error_streak=0)
+    db.session.execute(
+        update(VideoTask)
+        .where(VideoTask.id == task.id, VideoTask.status == task.status)
+        .values(**values)
+    )
     db.session.commit()
     db.session.refresh(task)
     return task
@@ -461,38 +471,19 @@ def request_refresh(user: User, video_id: str) -> VideoTask:
 def refresh_now(user: User, video_id: str) -> VideoTask:
     """API flavour: re-check the upstream inside the request and return the result."""
     task = request_refresh(user, video_id)
-    _step_inline(task)
+    _step_inline(task.id)
     db.session.expire_all()
     return db.session.get(VideoTask, task.id)
 
 
-def _step_inline(task: VideoTask) -> bool:
-    """Run one lifecycle step for ``task`` inside this request, under a lease like the
-    poller's (so the two never act on it at once). False when someone else holds it."""
-    owner = "inline:" + uuid.uuid4().hex[:12]
-    now = utcnow()
-    claimed = db.session.execute(
-        update(VideoTask)
-        .where(
-            VideoTask.id == task.id,
-            (VideoTask.lease_until.is_(None)) | (VideoTask.lease_until < now),
-        )
-        .values(lease_owner=owner, lease_until=now + timedelta(seconds=lifecycle.lease_seconds()))
-    ).rowcount
-    db.session.commit()
-    if not claimed:
+def _step_inline(task_id: int) -> bool:
+    """Run the task's next step inside this request, under a lease like the poller's
+    (so the two never act on it at once). False when someone else holds it."""
+    lease = leases.claim(task_id)
+    if lease is None:
         return False
-    db.session.refresh(task)
-    return _run_step(task, owner)
-
-
-def _run_step(task: VideoTask, owner: str) -> bool:
-    """Perform and apply one step for a task ``owner`` holds the lease on; the read
-    transaction ends before the upstream is called."""
-    work = lifecycle.snapshot(task)
-    db.session.commit()
-    outcome = lifecycle.perform(work, archive.store())
-    return lifecycle.apply(work, outcome, owner)
+    lifecycle.run(lease)
+    return True
 
 
 # ---- links ----------------------------------------------------------------------------------
@@ -519,35 +510,39 @@ def refreshed_at(task: VideoTask) -> str | None:
 
 
 def delete(user: User, video_id: str) -> None:
-    """Remove a task and its archived files (OpenAI's DELETE). A running task is
-    cancelled first and the upstream told inside this request, since afterwards no row
-    is left for the poller to do it; if the provider cannot be reached the task stays
-    (cancelled, with the upstream cancel queued) and the caller is asked to retry."""
+    """Remove a task and its archived files (OpenAI's DELETE). Its upstream job is
+    handed to the ledger first, which stops (and deletes) it at the provider: inside
+    this request when it can, else by the poller's sweep; a create still in flight is
+    stopped the moment it answers."""
     task = get_for_user(user, video_id)
     if task is None:
         raise TaskError("Task not found.", "not_found", 404)
-    if not task.is_terminal:
-        cancel(user, video_id)
-        db.session.refresh(task)
-    if task.pending_action == "cancel":
-        _step_inline(task)
-        db.session.expire_all()
-        task = db.session.get(VideoTask, task.id)
-        if task.pending_action == "cancel":
-            raise TaskError(
-                "The task was cancelled, but the provider could not be told yet; "
-                "Reelay keeps trying. Delete it again in a minute.",
-                "upstream_unavailable",
-                503,
-            )
     store = archive.store()
     keys = [entry["key"] for entry in (task.archive or {}).values() if isinstance(entry, dict)]
     if task.reference_image_key:
         keys.append(task.reference_image_key)
+    provider_id, external_id = task.provider_id, task.external_task_id
+    attempts.ledger_for_deleted(task)
     db.session.execute(
         update(VideoTask).where(VideoTask.remix_of_id == task.id).values(remix_of_id=None)
+    )
+    ledger = list(
+        db.session.scalars(select(SubmitAttempt.id).where(SubmitAttempt.task_id == task.id))
+    )
+    db.session.execute(
+        update(SubmitAttempt).where(SubmitAttempt.task_id == task.id).values(task_id=None)
     )
     db.session.delete(task)
     db.session.commit()
     for key in keys:
         store.delete(key)
+    if external_id:
+        ledger += list(
+            db.session.scalars(
+                select(SubmitAttempt.id).where(
+                    SubmitAttempt.provider_id == provider_id,
+                    SubmitAttempt.external_id == external_id,
+                )
+            )
+        )
+    orphans.clean_now(sorted(set(ledger)))

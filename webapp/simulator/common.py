@@ -64,6 +64,10 @@ def apply_fault(op: str, protocol: str, error_body):
         return drop_connection()
     if kind == "malformed":
         return Response(b'{"id": "video_', status=200, mimetype="application/json")
+    if kind == "malformed_content":
+        # A 200 that claims to be a video: the head of an MP4 and then noise.
+        junk = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 16
+        return Response(junk, status=200, mimetype="video/mp4")
     try:
         status = int(kind)
     except ValueError:

@@ -9,7 +9,17 @@ from . import fal_routes
 from .common import file_response, guard, key_ok, state
 
 bp = Blueprint("sim_control", __name__)
-KINDS = ("429", "500", "502", "503", "slow", "drop", "drop_after_create", "malformed")
+KINDS = (
+    "429",
+    "500",
+    "502",
+    "503",
+    "slow",
+    "drop",
+    "drop_after_create",
+    "malformed",
+    "malformed_content",
+)
 
 
 @bp.post("/_sim/reset")
@@ -51,6 +61,11 @@ def faults():
 @bp.get("/_sim/stats")
 def stats():
     return jsonify(state().stats())
+
+
+@bp.get("/_sim/ledger")
+def ledger():
+    return jsonify({"jobs": state().ledger()})
 
 
 @bp.post("/_sim/advance")

@@ -212,6 +212,7 @@ def make_blueprint(name: str, prefix: str) -> Blueprint:
         if err:
             return err
         st.cancel(job)  # deleting a running job stops it (OpenAI has no cancel)
+        job.stop_requested = True
         job.deleted = True
         return jsonify({"id": video_id, "object": "video.deleted", "deleted": True})
 

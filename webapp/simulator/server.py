@@ -57,6 +57,9 @@ class SimulatorServer:
     def stats(self) -> dict:
         return self.state.stats()
 
+    def ledger(self) -> list[dict]:
+        return self.state.ledger()
+
     def advance(self, seconds: float) -> None:
         self.state.advance(seconds)
 

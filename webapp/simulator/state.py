@@ -51,6 +51,9 @@ class Job:
     expired: bool = False
     deleted: bool = False
     extra: dict = field(default_factory=dict)  # protocol-specific echoes (inputs, fal app)
+    client_ref: str | None = None  # the Idempotency-Key of the create that made it
+    seq: int = 0  # which create request (1, 2, …) made it
+    stop_requested: bool = False  # a cancel or delete was asked for, in any phase
 
     def phase(self, now: float) -> tuple[str, int]:
         """(state, progress) with state in queued | in_progress | completed | failed | cancelled."""
@@ -88,6 +91,7 @@ class State:
             self.faults: list[dict] = []
             self.created_by_key: dict[str, int] = {}
             self.requests: dict[str, int] = {}
+            self.seq = 0
             self.config = dict(self._initial)
 
     def now(self) -> float:
@@ -158,8 +162,11 @@ class State:
             fail_kind="policy" if policy else "error",
             media=media,
             remixed_from=remixed_from,
+            client_ref=key,
         )
         with self.lock:
+            self.seq += 1
+            job.seq = self.seq
             self.jobs[job.id] = job
             self.order.append(job.id)
             counter_key = key or prompt
@@ -169,6 +176,7 @@ class State:
     def cancel(self, job: Job) -> bool:
         """Stop a queued/running job; False when it had already finished."""
         with self.lock:
+            job.stop_requested = True
             if job.phase(self.now())[0] not in ("queued", "in_progress"):
                 return False
             job.cancelled_at = self.now()
@@ -196,6 +204,25 @@ class State:
 
     def is_expired(self, job: Job) -> bool:
         return job.expired or self.now() > job.done_at + float(self.config["EXPIRE_SECONDS"])
+
+    def ledger(self) -> list[dict]:
+        """Every job ever created, with the create request that made it (never
+        deduplicated): tests attribute each upstream job to exactly one client ref."""
+        with self.lock:
+            return [
+                {
+                    "id": j.id,
+                    "protocol": j.protocol,
+                    "client_ref": j.client_ref,
+                    "seq": j.seq,
+                    "prompt": j.prompt,
+                    "created": j.created,
+                    "cancelled": j.cancelled_at is not None,
+                    "deleted": j.deleted,
+                    "stop_requested": j.stop_requested,
+                }
+                for j in (self.jobs[i] for i in self.order)
+            ]
 
     def stats(self) -> dict:
         with self.lock:
