@@ -38,6 +38,19 @@ def env_bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true/false (got {raw!r})")
 
 
+def env_floats(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        values = tuple(float(v) for v in raw.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated seconds (got {raw!r})") from None
+    if not values or any(v <= 0 for v in values):
+        raise ConfigError(f"{name} must list at least one positive number of seconds")
+    return values
+
+
 def env_int(name: str, default: int, minimum: int | None = None) -> int:
     raw = env_str(name)
     if raw is None:
@@ -112,7 +125,10 @@ def load_config() -> dict:
         "POLL_BATCH": env_int("REELAY_POLL_BATCH", 200, minimum=1),
         "POLL_WORKERS": env_int("REELAY_POLL_WORKERS", 32, minimum=1),
         "LEASE_SECONDS": env_int("REELAY_LEASE_SECONDS", 120, minimum=5),
-        "TASK_DEADLINE_SECONDS": env_int("REELAY_TASK_DEADLINE", 7200, minimum=60),
+        "TASK_DEADLINE_SECONDS": env_int("REELAY_TASK_DEADLINE", 7200, minimum=10),
+        # Looks for the job of a create whose answer was lost, and the first retry step.
+        "RECONCILE_DELAYS": env_floats("REELAY_RECONCILE_DELAYS", (5.0, 15.0, 30.0)),
+        "RETRY_BASE_SECONDS": env_float("REELAY_RETRY_BASE", 5.0),
         "UPSTREAM_CONNECT_TIMEOUT": env_float("REELAY_UPSTREAM_CONNECT_TIMEOUT", 5.0),
         "UPSTREAM_READ_TIMEOUT": env_float("REELAY_UPSTREAM_READ_TIMEOUT", 30.0),
         # Content archive

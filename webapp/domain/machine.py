@@ -70,6 +70,17 @@ class Kind(Enum):
 
 
 @dataclass(frozen=True)
+class Policy:
+    """The tunable numbers of the machine (settings; tests shorten them)."""
+
+    reconcile_delays: tuple[float, ...] = RECONCILE_DELAYS
+    retry_base: float = 5.0  # first backoff step, doubling per failure (capped at 300 s)
+
+
+DEFAULT_POLICY = Policy()
+
+
+@dataclass(frozen=True)
 class TaskState:
     """The facts about a task that decisions depend on."""
 
@@ -140,13 +151,13 @@ def next_action(s: TaskState, now: datetime) -> Action:
     return Action.POLL
 
 
-def decide(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def decide(s: TaskState, o: Outcome, now: datetime, p: Policy = DEFAULT_POLICY) -> Transition:
     """What ``o`` changes about a task in state ``s``."""
     if s.pending == CANCEL or (s.status in st.TERMINAL and s.pending != REFRESH):
-        return _after_cancel(s, o, now)
+        return _after_cancel(s, o, now, p)
     if s.status in st.TERMINAL:
-        return _refresh(s, o, now)
-    return _HANDLERS[o.kind](s, o, now)
+        return _refresh(s, o, now, p)
+    return _HANDLERS[o.kind](s, o, now, p)
 
 
 # ---- helpers -------------------------------------------------------------------------
@@ -214,7 +225,7 @@ def _completed(s: TaskState, o: Outcome, now: datetime, message: str) -> Transit
 # ---- an active task ------------------------------------------------------------------
 
 
-def _accepted(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _accepted(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     if s.has_external:
         return Transition(event=("info", f"The provider confirmed job {o.external_id} again."))
     base = {"external_task_id": o.external_id, "submitted_at": now}
@@ -252,13 +263,13 @@ def _handles(o: Outcome) -> dict:
     return {"handles": o.handles} if o.handles else {}
 
 
-def _refused(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _refused(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     if _past(s, now):
         return _fail(
             s, now, "submit_timeout", f"Could not be submitted before the deadline ({o.message})."
         )
     streak = s.error_streak + 1
-    delay = backoff_delay(streak, o.retry_after)
+    delay = backoff_delay(streak, o.retry_after, base=p.retry_base)
     values = {
         "error_streak": streak,
         "error_code": o.code,
@@ -271,33 +282,33 @@ def _refused(s: TaskState, o: Outcome, now: datetime) -> Transition:
     )
 
 
-def _rejected(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _rejected(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     return _fail(s, now, o.code or "upstream_rejected", o.message or "The provider refused it.")
 
 
-def _unconfirmed(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _unconfirmed(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     values = {
         "error_streak": 0,
         "error_code": "upstream_ambiguous",
         "error_message": "Waiting for the provider to confirm the submission.",
-        "next_poll_at": _at(s, now, o.retry_after or RECONCILE_DELAYS[0]),
+        "next_poll_at": _at(s, now, o.retry_after or p.reconcile_delays[0]),
     }
     message = "No answer to the submission; checking with the provider before anything else."
     return Transition(values=values, event=("retry", message))
 
 
-def _not_found_yet(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _not_found_yet(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     looks = s.error_streak + 1
-    if looks >= len(RECONCILE_DELAYS):
-        return _unresolvable(s, o, now)
+    if looks >= len(p.reconcile_delays):
+        return _unresolvable(s, o, now, p)
     values = {
         "error_streak": looks,
-        "next_poll_at": _at(s, now, o.retry_after or RECONCILE_DELAYS[looks]),
+        "next_poll_at": _at(s, now, o.retry_after or p.reconcile_delays[looks]),
     }
     return Transition(values=values)
 
 
-def _unresolvable(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _unresolvable(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     message = o.message or (
         "The provider never confirmed the submission and Reelay could not find it there; "
         "it was not resent, to avoid a duplicate job. Please try again."
@@ -305,7 +316,7 @@ def _unresolvable(s: TaskState, o: Outcome, now: datetime) -> Transition:
     return _fail(s, now, "submit_unconfirmed", message, attempt=LOST)
 
 
-def _running(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _running(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     values = {
         "poll_count": s.poll_count + 1,
         "error_streak": 0,
@@ -320,11 +331,11 @@ def _running(s: TaskState, o: Outcome, now: datetime) -> Transition:
     return Transition(values=values)
 
 
-def _succeeded(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _succeeded(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     return _completed(s, o, now, o.note or "Completed and archived.")
 
 
-def _archive_failed(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _archive_failed(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     tries = s.error_streak + 1
     if tries >= MAX_ARCHIVE_TRIES:
         return _fail(
@@ -333,7 +344,7 @@ def _archive_failed(s: TaskState, o: Outcome, now: datetime) -> Transition:
             o.code or "invalid_content",
             f"The provider finished, but its result could not be kept: {o.message}",
         )
-    delay = backoff_delay(tries, o.retry_after)
+    delay = backoff_delay(tries, o.retry_after, base=p.retry_base)
     values = {"error_streak": tries, "next_poll_at": _at(s, now, delay)}
     return Transition(
         values=values,
@@ -341,23 +352,23 @@ def _archive_failed(s: TaskState, o: Outcome, now: datetime) -> Transition:
     )
 
 
-def _content_gone(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _content_gone(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     message = o.message or "The provider's copy expired before Reelay could archive it."
     return _fail(s, now, "content_expired", message)
 
 
-def _generation_failed(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _generation_failed(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     message = o.message or "The provider could not generate this video."
     return _fail(s, now, o.code or "generation_failed", message)
 
 
-def _cancelled_upstream(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _cancelled_upstream(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     return _fail(s, now, "cancelled_upstream", o.message or "The provider cancelled this job.")
 
 
-def _poll_error(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _poll_error(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     streak = s.error_streak + 1
-    delay = backoff_delay(streak, o.retry_after)
+    delay = backoff_delay(streak, o.retry_after, base=p.retry_base)
     values = {"error_streak": streak, "next_poll_at": _at(s, now, delay)}
     event = None
     if streak == 1 or streak % 5 == 0:
@@ -365,13 +376,13 @@ def _poll_error(s: TaskState, o: Outcome, now: datetime) -> Transition:
     return Transition(values=values, event=event)
 
 
-def _unknown_job(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _unknown_job(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     if s.error_streak + 1 >= MAX_NOT_FOUND:
         return _fail(s, now, "upstream_not_found", "The provider no longer knows this job.")
-    return _poll_error(s, Outcome(Kind.POLL_ERROR, message="the provider does not know it"), now)
+    return _poll_error(s, Outcome(Kind.POLL_ERROR, message="the provider does not know it"), now, p)
 
 
-def _deadline(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _deadline(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     if s.status == st.PROCESSING and s.has_external:
         return _fail(
             s,
@@ -395,14 +406,14 @@ def _deadline(s: TaskState, o: Outcome, now: datetime) -> Transition:
     return _fail(s, now, "submit_timeout", f"Could not be submitted before the deadline.{last}")
 
 
-def _provider_gone(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _provider_gone(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     attempt = LOST if s.unresolved else None
     return _fail(
         s, now, "provider_removed", "The provider of this task was removed.", attempt=attempt
     )
 
 
-def _stop_result(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _stop_result(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     """Only reached when a stop ran on an active task: nothing to change."""
     return Transition(event=("info", o.note) if o.note else None)
 
@@ -433,7 +444,7 @@ _HANDLERS = {
 # ---- a cancelled (or finished) task: only stopping the job is left -------------------
 
 
-def _after_cancel(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _after_cancel(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     k = o.kind
     if k is Kind.ACCEPTED:
         if s.has_external:
@@ -450,13 +461,13 @@ def _after_cancel(s: TaskState, o: Outcome, now: datetime) -> Transition:
     if k in (Kind.REFUSED, Kind.REJECTED):
         return _clear(s, "Cancelled before it reached the provider.")
     if k is Kind.UNCONFIRMED:
-        values = {"error_streak": 0, "next_poll_at": now + timedelta(seconds=RECONCILE_DELAYS[0])}
+        values = {"error_streak": 0, "next_poll_at": now + timedelta(seconds=p.reconcile_delays[0])}
         return Transition(values=values)
     if k is Kind.NOT_FOUND_YET:
         looks = s.error_streak + 1
-        if looks >= len(RECONCILE_DELAYS):
+        if looks >= len(p.reconcile_delays):
             return _clear(s, "Could not find the job at the provider to stop it.", attempt=LOST)
-        delay = o.retry_after or RECONCILE_DELAYS[looks]
+        delay = o.retry_after or p.reconcile_delays[looks]
         return Transition(
             values={"error_streak": looks, "next_poll_at": now + timedelta(seconds=delay)}
         )
@@ -476,7 +487,7 @@ def _after_cancel(s: TaskState, o: Outcome, now: datetime) -> Transition:
         tries = s.error_streak + 1
         if tries >= MAX_STOP_TRIES:
             return _clear(s, f"Gave up telling the provider to stop the job ({o.message}).")
-        delay = backoff_delay(tries, o.retry_after)
+        delay = backoff_delay(tries, o.retry_after, base=p.retry_base)
         event = None
         if tries == 1:
             event = (
@@ -501,7 +512,7 @@ def _clear(s: TaskState, message: str | None, attempt: str | None = None) -> Tra
 # ---- refresh of a completed task -----------------------------------------------------
 
 
-def _refresh(s: TaskState, o: Outcome, now: datetime) -> Transition:
+def _refresh(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
     k = o.kind
     stamp = {"refreshed_at": now.isoformat()}
     if k is Kind.SUCCEEDED:
@@ -519,7 +530,7 @@ def _refresh(s: TaskState, o: Outcome, now: datetime) -> Transition:
         return _refresh_failed(s, now, "the provider says the job is still running")
     if k in (Kind.POLL_ERROR, Kind.ARCHIVE_FAILED):
         if s.error_streak + 1 < MAX_REFRESH_ERRORS:
-            delay = backoff_delay(s.error_streak + 1, o.retry_after)
+            delay = backoff_delay(s.error_streak + 1, o.retry_after, base=p.retry_base)
             return Transition(
                 values={
                     "error_streak": s.error_streak + 1,

@@ -212,14 +212,17 @@ class FalQueue(HttpAdapter):
     def cancel(self, external_id: str, handles: dict) -> None:
         url = handles.get("cancel_url")
         if url:
-            request(
+            resp = request(
                 self.session,
                 "PUT",
                 url,
                 self.config,
                 headers=self._auth_headers(url),
                 allow=(400, 404),
-            ).close()
+            )
+            if resp.status_code < 300:
+                json_of(resp)  # an unreadable 2xx is no confirmation (TransientError)
+            resp.close()
 
     def delete(self, external_id, handles):
         raise pb.PermanentError("fal cannot delete jobs.")

@@ -311,14 +311,21 @@ class OpenAIVideos(HttpAdapter):
         self.delete(external_id, handles)
 
     def delete(self, external_id: str, handles: dict) -> None:
-        request(
+        """Done only when the provider says so (``deleted: true``) or no longer has it: a
+        200 that cannot be read is no confirmation."""
+        resp = request(
             self.session,
             "DELETE",
             self._url(f"videos/{seg(external_id)}"),
             self.config,
             headers=self._headers(),
             allow=(404,),
-        ).close()
+        )
+        if resp.status_code == 404:
+            resp.close()
+            return
+        if json_of(resp).get("deleted") is False:
+            raise pb.TransientError("The provider did not confirm the deletion.")
 
     def list_jobs(self, since: datetime) -> list[pb.Listed]:
         """Newest first, page by page until the jobs are older than ``since``."""

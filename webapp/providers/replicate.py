@@ -165,9 +165,12 @@ class ReplicatePredictions(HttpAdapter):
 
     def cancel(self, external_id: str, handles: dict) -> None:
         url = handles.get("cancel") or f"{self.root}/predictions/{seg(external_id)}/cancel"
-        request(
+        resp = request(
             self.session, "POST", url, self.config, headers=self._headers(), allow=(404, 409, 422)
-        ).close()
+        )
+        if resp.status_code < 300:
+            json_of(resp)  # an unreadable 2xx is no confirmation (TransientError)
+        resp.close()
 
     def delete(self, external_id, handles):
         raise pb.PermanentError("Replicate cannot delete predictions.")

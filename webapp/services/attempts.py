@@ -25,6 +25,7 @@ from ..extensions import db
 from ..models import SubmitAttempt, VideoTask
 from ..models.base import utcnow
 from ..providers import base as pb
+from . import leases
 from .leases import Lease
 
 # Given-up attempts are searched for stray jobs this long (a job list only reaches back
@@ -98,20 +99,9 @@ def begin(
     task changed (e.g. it was cancelled) or another attempt got there first; then
     nothing may be sent."""
     now = utcnow()
-    bumped = db.session.execute(
-        update(VideoTask)
-        .where(
-            VideoTask.id == lease.task_id,
-            VideoTask.lease_token == lease.token,
-            VideoTask.version == version,
-            VideoTask.status == st.QUEUED,
-            VideoTask.pending_action.is_(None),
-            VideoTask.attempts == number - 1,
-        )
-        .values(attempts=number, version=version + 1, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if bumped != 1:
+    # The version compare-and-set means the task is exactly as the caller read it:
+    # still QUEUED, nothing pending, ``number - 1`` attempts so far.
+    if not leases.write(lease, version, {"attempts": number}):
         db.session.rollback()
         return None
     echo = echo_of(job.model, job.prompt, job.size, job.seconds)

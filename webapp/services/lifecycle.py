@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
+from flask import current_app
 from sqlalchemy import select
 
 from ..domain import machine as m
@@ -182,7 +183,7 @@ def persist(
     Returns (the step to run next, whether the lease was released)."""
     for _ in range(MAX_REDECIDE):
         now = utcnow()
-        t = m.decide(snap.state, outcome, now)
+        t = m.decide(snap.state, outcome, now, policy())
         values = dict(t.values)
         if t.data:
             values["upstream_data"] = {**snap.data, **t.data}
@@ -211,6 +212,13 @@ def persist(
             return None, False
     log.warning("task %s kept changing; giving the step up for now", lease.task_id)
     return None, False
+
+
+def policy() -> m.Policy:
+    cfg = current_app.config
+    return m.Policy(
+        reconcile_delays=tuple(cfg["RECONCILE_DELAYS"]), retry_base=cfg["RETRY_BASE_SECONDS"]
+    )
 
 
 def _task_gone(outcome: m.Outcome) -> None:

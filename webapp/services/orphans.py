@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from ..domain import machine as m
@@ -134,7 +135,7 @@ def _settle(attempt_id: int, state: str, note: str | None) -> None:
 
 
 def _retry(row: SubmitAttempt, message: str | None) -> None:
-    delay = min(15 * 2**row.cleanup_tries, 900)
+    delay = min(current_app.config["RETRY_BASE_SECONDS"] * 2**row.cleanup_tries, 900)
     db.session.execute(
         update(SubmitAttempt)
         .where(SubmitAttempt.id == row.id)
