@@ -71,6 +71,7 @@ def base_config(tmp_path, backend: str) -> dict:
         "RATELIMIT_ENABLED": True,
         "ARCHIVE_DIR": str(tmp_path / "archive"),
         "SERVER_NAME": None,
+        "SIGNUP_POLICY": "open",  # tests of the policy set their own
     }
 
 

@@ -4,7 +4,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from .services import accounts
+from .services import accounts, recovery, signup
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 
@@ -19,6 +19,28 @@ def create_admin(email: str, password: str) -> None:
     except accounts.AccountError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"{user.email} is an admin.")
+
+
+@users_cli.command("reset-password")
+@click.argument("email")
+def reset_password(email: str) -> None:
+    """Print a one-time password-reset link for EMAIL (it expires; REELAY_BASE_URL sets
+    the address it starts with)."""
+    user = accounts.find_user(email)
+    if user is None:
+        raise click.ClickException(f"No account for {email}.")
+    click.echo(recovery.issue(user))
+
+
+@users_cli.command("approve")
+@click.argument("email")
+def approve(email: str) -> None:
+    """Approve a sign-up that is waiting (sign-up policy "approval")."""
+    user = accounts.find_user(email)
+    if user is None:
+        raise click.ClickException(f"No account for {email}.")
+    signup.approve(user.id)
+    click.echo(f"{user.email} can log in now.")
 
 
 def init_app(app: Flask) -> None:

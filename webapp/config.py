@@ -51,6 +51,18 @@ def env_floats(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
     return values
 
 
+SIGNUP_POLICIES = ("open", "approval", "invite", "closed")
+
+
+def env_choice(name: str, choices: tuple[str, ...], default: str | None) -> str | None:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    if raw.lower() not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)} (got {raw!r})")
+    return raw.lower()
+
+
 def env_int(name: str, default: int, minimum: int | None = None) -> int:
     raw = env_str(name)
     if raw is None:
@@ -95,7 +107,9 @@ def load_config() -> dict:
         "REELAY_ENV": env,
         "SECRET_KEY": env_str("SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": database_url(),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a failed statement is logged without its values (password
+        # hashes, prompts, tokens never reach the log).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         # Sessions and cookies
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -107,6 +121,13 @@ def load_config() -> dict:
         # Behind a reverse proxy, how many hops of X-Forwarded-For/-Proto to believe
         # (0 = none; otherwise every client would share the proxy's address and limits).
         "TRUSTED_PROXIES": env_int("REELAY_TRUSTED_PROXIES", 0, minimum=0),
+        # Accounts: who may sign up, and how people get back in.
+        "SIGNUP_POLICY": env_choice("REELAY_SIGNUP", SIGNUP_POLICIES, None),
+        "BASE_URL": env_str("REELAY_BASE_URL"),  # for links in e-mails and the CLI
+        "SMTP_URL": env_str("REELAY_SMTP_URL"),  # smtp://user:pass@host:587 or smtps://…
+        "MAIL_FROM": env_str("REELAY_MAIL_FROM", "reelay@localhost"),
+        "INVITE_DAYS": env_int("REELAY_INVITE_DAYS", 7, minimum=1),
+        "RESET_HOURS": env_int("REELAY_RESET_HOURS", 24, minimum=1),
         # A dashboard tab left open for hours must still be able to post.
         "WTF_CSRF_TIME_LIMIT": None,
         # Limits: a 10 MB image as base64 in JSON is ~13.4 MB.
@@ -155,7 +176,10 @@ def finalize(cfg: dict) -> dict:
         # and several local processes agree.
         cfg["SECRET_KEY"] = _dev_secret()
     if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "connect_args": {"timeout": 15},
+            "hide_parameters": True,
+        }
     return cfg
 
 

@@ -18,13 +18,21 @@ def bearer_token() -> str | None:
     return None
 
 
+def _token():
+    """The live API token of this request, looked up once (the rate key and the auth
+    check both need it)."""
+    if "_api_token" not in g:
+        clear = bearer_token()
+        g._api_token = accounts.token_for(clear) if clear else None
+    return g._api_token
+
+
 def _token_user():
-    """The token's user, looked up once per request (the rate key and the auth check
-    both need it)."""
-    if "_token_user" not in g:
-        token = bearer_token()
-        g._token_user = accounts.user_for_token(token) if token else None
-    return g._token_user
+    token = _token()
+    return token.user if token else None
+
+
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def rate_key() -> str:
@@ -40,20 +48,27 @@ def api_limit() -> str:
     return current_app.config["API_RATE_LIMIT"]
 
 
-def token_required(fail):
-    """``fail(status, message, code)`` renders the error in the calling API's shape."""
+def token_required(fail, reads: bool = False):
+    """``fail(status, message, code)`` renders the error in the calling API's shape.
+    A read-only token may call reads only: GET, or a route marked ``reads=True``."""
 
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            user = _token_user()
-            if user is None:
+            token = _token()
+            if token is None:
                 return fail(
                     401,
-                    "Missing or invalid API token (Authorization: Bearer <token>).",
+                    "Missing, expired or revoked API token (Authorization: Bearer <token>).",
                     "unauthorized",
                 )
-            g.api_user = user
+            if token.read_only and not reads and request.method not in READ_METHODS:
+                return fail(
+                    403,
+                    "This API token is read-only; use a read-write token.",
+                    "insufficient_scope",
+                )
+            g.api_user = token.user
             return view(*args, **kwargs)
 
         return wrapped

@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from ..domain.validation import ValidationError, decode_data_url, parse_int
 from ..extensions import csrf, limiter
 from ..ratelimits import login_limited
-from ..services import accounts, catalog, history, stats, tasks
+from ..services import accounts, catalog, history, login_throttle, stats, tasks
 from ..services.tasks import NewTask, TaskError
 from .auth import api_limit, rate_key, token_required
 from .serializers import compat_task, content_url, gateway_query
@@ -63,6 +63,11 @@ def _limits(view):
     return limiter.limit(api_limit, key_func=rate_key)(token_required(fail)(view))
 
 
+def _read_limits(view):
+    """A POST that only reads (the gateway query): a read-only token may call it."""
+    return limiter.limit(api_limit, key_func=rate_key)(token_required(fail, reads=True)(view))
+
+
 @bp.errorhandler(ValidationError)
 def _validation(exc):
     return invalid(exc)
@@ -87,14 +92,18 @@ def _token_payload(user, message):
 @login_limited
 def register():
     data = json_body()
-    strings(data, "email", "password")
+    strings(data, "email", "password", "invite")
     email = str(data.get("email") or "").strip()
     if "@" not in email or len(email) > 254:
         raise ValidationError({"email": "Enter a valid email address."}, "invalid_email")
     try:
-        user = accounts.register(email, str(data.get("password") or ""))
+        user = accounts.register(email, str(data.get("password") or ""), data.get("invite"))
     except accounts.AccountError as exc:
+        if exc.code in ("signup_closed", "invite_required"):
+            return fail(403, exc.message, exc.code)
         raise ValidationError({exc.field: exc.message}, exc.code) from None
+    if not user.approved:
+        return ok({"pending": True}, "Registered; an admin must approve the account first.", 202)
     return _token_payload(user, "Registered")[0], 201
 
 
@@ -103,9 +112,20 @@ def register():
 def login():
     data = json_body()
     strings(data, "email", "password")
-    user = accounts.authenticate(str(data.get("email") or ""), str(data.get("password") or ""))
-    if user is None:
-        return fail(401, "Wrong email or password.", "invalid_credentials")
+    email, address = str(data.get("email") or ""), request.remote_addr
+    wait = login_throttle.wait_seconds(email, address)
+    if wait:
+        resp = fail(
+            429, f"Too many failed logins for this account; try again in {wait} s.", "rate_limited"
+        )
+        return resp[0], 429, {"Retry-After": str(wait)}
+    try:
+        user = accounts.authenticate(email, str(data.get("password") or ""))
+    except accounts.AccountError as exc:
+        if exc.code == "invalid_credentials":
+            login_throttle.failed(email, address)
+        return fail(401 if exc.code == "invalid_credentials" else 403, exc.message, exc.code)
+    login_throttle.succeeded(email, address)
     return _token_payload(user, "Logged in")
 
 
@@ -331,7 +351,7 @@ def relay_get(video_id):
 
 
 @bp.post("/v1/videos/query")
-@_limits
+@_read_limits
 def gateway_query_post():
     data = json_body()
     video_id = data.get("video_id")

@@ -36,6 +36,14 @@ class ValidationError(ValueError):
         return ValidationError({names.get(k, k): v for k, v in self.errors.items()}, self.code)
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable(text: str) -> bool:
+    """NUL (PostgreSQL text cannot hold it) or a lone surrogate (not encodable as UTF-8)."""
+    return bool(_UNSTORABLE.search(text))
+
+
 def check_prompt(prompt: str | None, field: str = "prompt") -> str:
     prompt = (prompt or "").strip()
     if not prompt:

@@ -3,6 +3,17 @@
 from .attempts import SubmitAttempt
 from .providers import Provider
 from .tasks import TaskEvent, VideoTask
-from .users import ApiToken, User, UserSession
+from .users import ApiToken, LoginThrottle, OneTimeLink, SiteSetting, User, UserSession
 
-__all__ = ["ApiToken", "Provider", "SubmitAttempt", "TaskEvent", "User", "UserSession", "VideoTask"]
+__all__ = [
+    "ApiToken",
+    "LoginThrottle",
+    "OneTimeLink",
+    "Provider",
+    "SiteSetting",
+    "SubmitAttempt",
+    "TaskEvent",
+    "User",
+    "UserSession",
+    "VideoTask",
+]

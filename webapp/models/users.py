@@ -5,7 +5,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -14,6 +14,8 @@ from .base import utcnow
 ROLE_USER = "user"
 ROLE_ADMIN = "admin"
 TOKEN_PREFIX = "rly_"
+SCOPE_READ = "read"
+SCOPE_WRITE = "write"
 
 
 class User(UserMixin, db.Model):
@@ -24,6 +26,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default=ROLE_USER)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # False while a sign-up waits for an admin's approval (sign-up policy "approval").
+    approved: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
@@ -37,7 +41,11 @@ class User(UserMixin, db.Model):
 
     @property
     def is_active(self) -> bool:  # flask-login refuses inactive users
-        return bool(self.active)
+        return bool(self.active) and bool(self.approved)
+
+    @property
+    def is_pending(self) -> bool:
+        return not self.approved
 
     @property
     def is_admin(self) -> bool:
@@ -62,6 +70,8 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: until revoked
+    scope: Mapped[str] = mapped_column(String(8), default=SCOPE_WRITE, server_default=SCOPE_WRITE)
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
@@ -76,6 +86,13 @@ class ApiToken(db.Model):
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and (now or utcnow()) >= self.expires_at
+
+    @property
+    def read_only(self) -> bool:
+        return self.scope == SCOPE_READ
 
 
 class UserSession(db.Model):
@@ -92,3 +109,50 @@ class UserSession(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(200))
 
     user: Mapped[User] = relationship()
+
+
+class OneTimeLink(db.Model):
+    """An invite or a password-reset link: only the SHA-256 of its token is stored, it
+    expires, and it works once (``used_at`` is set compare-and-set)."""
+
+    __tablename__ = "one_time_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(10))  # invite | reset
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(  # reset: whose password; invite: who used it
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(String(120))  # an invite's "for whom"
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    @staticmethod
+    def hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
+class LoginThrottle(db.Model):
+    """Failed logins for one account from one address, with a back-off: slows a guesser
+    down without locking the owner (at another address) out. In the database, so every
+    process and host sees the same count."""
+
+    __tablename__ = "login_throttle"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SiteSetting(db.Model):
+    """Settings an admin changes at run time (sign-up policy), and once-only facts
+    (``first_admin``: its primary key makes "the first admin" happen exactly once)."""
+
+    __tablename__ = "site_settings"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -82,8 +82,12 @@ def get_for_user(user: User, video_id: str) -> VideoTask | None:
 
 
 def get_by_video_id(video_id: str) -> VideoTask | None:
-    """Only for requests already authorised by a signed link."""
-    return db.session.scalar(select(VideoTask).where(VideoTask.video_id == video_id))
+    """Only for requests already authorised by a signed link: the link stops working
+    the moment its owner is deactivated."""
+    task = db.session.scalar(select(VideoTask).where(VideoTask.video_id == video_id))
+    if task is None or not task.user.is_active:
+        return None
+    return task
 
 
 # ---- create -------------------------------------------------------------------------

@@ -4,8 +4,9 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
-    from . import admin, auth, errors, filters, health, main, settings, tasks
+    from . import admin, auth, errors, filters, health, main, security, settings, tasks
 
+    security.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
     auth.init_login(app)

@@ -11,9 +11,9 @@ from ..extensions import db
 from ..htmx_utils import render
 from ..models import Provider, User
 from ..models.users import ROLE_ADMIN, ROLE_USER
-from ..services import accounts, catalog, history, stats
+from ..services import accounts, catalog, history, recovery, signup, stats
 from .auth import admin_required
-from .forms import EmptyForm
+from .forms import EmptyForm, InviteForm, SignupPolicyForm
 
 bp = Blueprint("admin", __name__)
 
@@ -29,10 +29,37 @@ def index():
     return redirect(url_for("admin.users"))
 
 
+def _users_page(status: int = 200, **shown):
+    return (
+        render_template(
+            "admin/users.html",
+            users=accounts.list_users(),
+            pending=signup.pending_users(),
+            invites=signup.open_invites(),
+            policy=signup.policy(),
+            policy_source=signup.policy_source(),
+            descriptions=signup.DESCRIPTIONS,
+            policy_form=shown.pop("policy_form", None) or SignupPolicyForm(policy=signup.policy()),
+            invite_form=shown.pop("invite_form", None) or InviteForm(),
+            form=EmptyForm(),
+            **shown,
+        ),
+        status,
+    )
+
+
 @bp.get("/users")
 def users():
-    rows = db.session.scalars(select(User).order_by(User.id)).all()
-    return render_template("admin/users.html", users=rows, form=EmptyForm())
+    return _users_page()
+
+
+ACTIONS = {
+    "approve": ("approved", lambda uid: signup.approve(uid)),
+    "activate": ("activated", lambda uid: accounts.set_active(uid, True)),
+    "deactivate": ("deactivated", lambda uid: accounts.set_active(uid, False)),
+    "promote": ("made an admin", lambda uid: accounts.set_role(uid, ROLE_ADMIN)),
+    "demote": ("is no longer an admin", lambda uid: accounts.set_role(uid, ROLE_USER)),
+}
 
 
 @bp.post("/users/<int:user_id>")
@@ -40,22 +67,53 @@ def update_user(user_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400)
     action = request.form.get("action")
-    if user_id == current_user.id and action in ("deactivate", "demote"):
-        flash("You cannot deactivate or demote yourself.", "error")
+    if user_id == current_user.id and action in ("deactivate", "demote", "reject"):
+        flash("You cannot deactivate, demote or remove yourself.", "error")
         return redirect(url_for("admin.users"))
-    if action == "activate":
-        user = accounts.set_active(user_id, True)
-    elif action == "deactivate":
-        user = accounts.set_active(user_id, False)
-    elif action == "promote":
-        user = accounts.set_role(user_id, ROLE_ADMIN)
-    elif action == "demote":
-        user = accounts.set_role(user_id, ROLE_USER)
-    else:
-        abort(400)
-    if user is None:
+    target = accounts.get_user(user_id)
+    if target is None:
         abort(404)
-    flash(f"{user.email} updated.", "success")
+    if action == "reject":
+        signup.reject(user_id)
+        flash(f"The sign-up of {target.email} was rejected and removed.", "success")
+        return redirect(url_for("admin.users"))
+    if action == "reset_link":
+        link = recovery.issue(target, created_by=current_user)
+        return _users_page(reset_link=link, reset_for=target.email)
+    if action not in ACTIONS:
+        abort(400)
+    said, run = ACTIONS[action]
+    user = run(user_id)
+    flash(f"{user.email} {said}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/policy")
+def signup_policy():
+    form = SignupPolicyForm()
+    if not form.validate_on_submit():
+        return _users_page(422, policy_form=form)
+    signup.set_policy(form.policy.data)
+    flash(f"Sign-up policy set to “{form.policy.data}”.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/invites")
+def create_invite():
+    form = InviteForm()
+    if not form.validate_on_submit():
+        return _users_page(422, invite_form=form)
+    _row, token = signup.create_invite(current_user, form.note.data)
+    link = url_for("auth.register", invite=token, _external=True)
+    return _users_page(invite_link=link)
+
+
+@bp.post("/users/invites/<int:invite_id>/revoke")
+def revoke_invite(invite_id: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    signup.revoke_invite(invite_id)
+    flash("Invite revoked: its link no longer works.", "success")
     return redirect(url_for("admin.users"))
 
 

@@ -93,12 +93,15 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         message = exc.description if status in (400, 405) and wants_json() else None
         if status == 429:
-            resp = error_response(429)
             retry = getattr(exc, "retry_after", None)
             current = limiter.current_limit
             if retry is None and current is not None:
                 retry = max(1, math.ceil(current.reset_at - time.time()))
-            return _with_retry_after(resp, retry)
+            from .auth import LIMITED_FORMS, too_many
+
+            if request.endpoint in LIMITED_FORMS and not wants_json():
+                return too_many(int(retry or 60))
+            return _with_retry_after(error_response(429), retry)
         return error_response(status, message if status == 405 else None)
 
     @app.errorhandler(Exception)

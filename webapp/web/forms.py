@@ -1,9 +1,12 @@
-"""Flask-WTF forms: CSRF comes with every one of them."""
+"""Flask-WTF forms: CSRF comes with every one of them, and every text field refuses
+characters no database can store (NUL, lone surrogates) with an error next to it."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+from ..domain.validation import unstorable
 from ..services.accounts import MAX_PASSWORD, MIN_PASSWORD
 
 
@@ -11,13 +14,39 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class LoginForm(FlaskForm):
+class Form(FlaskForm):
+    """The base of every form."""
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field.data, str) and unstorable(field.data):
+                field.errors = [*field.errors, "This contains characters Reelay cannot store."]
+                ok = False
+        return ok
+
+
+def _new_password(label: str):
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired(),
+            Length(
+                min=MIN_PASSWORD,
+                max=MAX_PASSWORD,
+                message=f"Use {MIN_PASSWORD} to {MAX_PASSWORD} characters.",
+            ),
+        ],
+    )
+
+
+class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)], filters=[_strip])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD)])
     remember = BooleanField("Keep me signed in")
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     email = EmailField(
         "Email",
         filters=[_strip],
@@ -27,45 +56,71 @@ class RegisterForm(FlaskForm):
             Length(max=254),
         ],
     )
-    password = PasswordField(
-        "Password",
-        validators=[
-            DataRequired(),
-            Length(
-                min=MIN_PASSWORD,
-                max=MAX_PASSWORD,
-                message=f"Use {MIN_PASSWORD} to {MAX_PASSWORD} characters.",
-            ),
-        ],
-    )
+    password = _new_password("Password")
     confirm = PasswordField(
         "Repeat password",
         validators=[DataRequired(), EqualTo("password", message="The passwords do not match.")],
     )
+    invite = HiddenField()
 
 
-class PasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired()])
-    new_password = PasswordField(
-        "New password",
-        validators=[
-            DataRequired(),
-            Length(
-                min=MIN_PASSWORD,
-                max=MAX_PASSWORD,
-                message=f"Use {MIN_PASSWORD} to {MAX_PASSWORD} characters.",
-            ),
-        ],
-    )
+class ForgotForm(Form):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)], filters=[_strip])
+
+
+class ResetForm(Form):
+    new_password = _new_password("New password")
     confirm = PasswordField(
         "Repeat new password",
         validators=[DataRequired(), EqualTo("new_password", message="The passwords do not match.")],
     )
+    revoke_tokens = BooleanField("Also revoke all my API tokens", default=True)
 
 
-class TokenForm(FlaskForm):
+class PasswordForm(Form):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    new_password = _new_password("New password")
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[DataRequired(), EqualTo("new_password", message="The passwords do not match.")],
+    )
+    revoke_tokens = BooleanField("Also revoke all my API tokens")
+
+
+def _choices(*pairs) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+TOKEN_EXPIRY = _choices(
+    ("", "Never"), ("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")
+)
+
+
+class TokenForm(Form):
     name = StringField("Token name", validators=[DataRequired(), Length(max=80)])
+    scope = SelectField(
+        "Access",
+        choices=_choices(("write", "Read and write"), ("read", "Read only")),
+        default="write",
+    )
+    expires = SelectField("Expires", choices=TOKEN_EXPIRY, default="")
 
 
-class EmptyForm(FlaskForm):
+class SignupPolicyForm(Form):
+    policy = SelectField(
+        "Who may sign up",
+        choices=_choices(
+            ("open", "Open: anyone"),
+            ("approval", "Approval: an admin approves each account"),
+            ("invite", "Invite: only with an invite link"),
+            ("closed", "Closed: nobody"),
+        ),
+    )
+
+
+class InviteForm(Form):
+    note = StringField("For (optional)", validators=[Length(max=120)], filters=[_strip])
+
+
+class EmptyForm(Form):
     """For POST-only buttons (logout, revoke): just the CSRF token."""

@@ -39,7 +39,10 @@ def create_token():
     form = TokenForm(prefix="token")
     if not form.validate_on_submit():
         return _page(token_form=form, status=422)
-    _token, clear = accounts.create_token(current_user, form.name.data)
+    days = int(form.expires.data) if form.expires.data else None
+    _token, clear = accounts.create_token(
+        current_user, form.name.data, scope=form.scope.data, days=days
+    )
     page, status = _page(new_token=clear)  # a fresh, empty form below the token
     return page, status, {"Cache-Control": "no-store"}
 
@@ -60,11 +63,18 @@ def change_password():
     if form.validate_on_submit():
         try:
             accounts.change_password(
-                current_user, form.current_password.data, form.new_password.data
+                current_user,
+                form.current_password.data,
+                form.new_password.data,
+                revoke_tokens=form.revoke_tokens.data,
             )
         except accounts.AccountError as exc:
             getattr(form, exc.field).errors.append(exc.message)
         else:
-            flash("Password changed.", "success")
+            flash(
+                "Password changed; every other browser was signed out"
+                + (" and your API tokens were revoked." if form.revoke_tokens.data else "."),
+                "success",
+            )
             return redirect(url_for("settings.index"))
     return _page(password_form=form, status=422)
