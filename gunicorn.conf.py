@@ -3,7 +3,9 @@
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+# One process by default: rate limits then hold with the in-memory store. More workers
+# (or hosts) need a shared store: RATELIMIT_STORAGE_URI=redis://… (checked below).
+workers = int(os.environ.get("GUNICORN_WORKERS", "1"))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
@@ -24,3 +26,15 @@ def post_worker_init(worker):
     app = worker.wsgi
     if app.config.get("SCHEDULER_ENABLED"):
         scheduler.start(app)
+
+
+def on_starting(server):
+    """Refuse a set-up in which the configured limits would not hold: with several
+    workers each would count on its own, letting N times the limit through."""
+    storage = os.environ.get("RATELIMIT_STORAGE_URI", "memory://").strip() or "memory://"
+    if server.cfg.workers > 1 and storage.startswith("memory://"):
+        raise SystemExit(
+            f"Reelay: {server.cfg.workers} gunicorn workers with in-memory rate limits would "
+            "let each worker count on its own. Set RATELIMIT_STORAGE_URI=redis://host:6379 "
+            "(shared by every worker and host), or run one worker (GUNICORN_WORKERS=1)."
+        )

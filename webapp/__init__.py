@@ -34,11 +34,12 @@ def create_app(config: dict | None = None) -> Flask:
     htmx.init_app(app)
     login_manager.init_app(app)
 
-    from . import cli, sqlite
+    from . import cli, request_guard, sqlite
     from .api import register_api
     from .web import register_web
 
     sqlite.init_app(app)
+    request_guard.init_app(app)
     register_web(app)
     register_api(app)
     cli.init_app(app)

@@ -135,6 +135,8 @@ def load_config() -> dict:
         "MAX_IMAGE_BYTES": env_int("REELAY_MAX_IMAGE_MB", 10, minimum=1) * 1024 * 1024,
         "MAX_PROMPT_CHARS": 32000,
         "RATELIMIT_STORAGE_URI": env_str("RATELIMIT_STORAGE_URI", "memory://"),
+        # Keeps several Reelay instances sharing one Redis apart.
+        "RATELIMIT_KEY_PREFIX": env_str("RATELIMIT_KEY_PREFIX", "reelay"),
         "RATELIMIT_HEADERS_ENABLED": True,
         # Retry-After belongs on a 429 only (the error handler sets it there).
         "RATELIMIT_HEADER_RETRY_AFTER": "X-RateLimit-Retry-After",
@@ -152,6 +154,14 @@ def load_config() -> dict:
         "RETRY_BASE_SECONDS": env_float("REELAY_RETRY_BASE", 5.0),
         "UPSTREAM_CONNECT_TIMEOUT": env_float("REELAY_UPSTREAM_CONNECT_TIMEOUT", 5.0),
         "UPSTREAM_READ_TIMEOUT": env_float("REELAY_UPSTREAM_READ_TIMEOUT", 30.0),
+        # Where upstream requests may go besides the public internet: "loopback" (the
+        # development default, for the simulator) or "private" (a gateway on your LAN).
+        # Link-local and cloud metadata addresses are refused whatever this says.
+        "UPSTREAM_NETWORKS": env_choice(
+            "REELAY_UPSTREAM_NETWORKS",
+            ("public", "loopback", "private"),
+            "public" if env == "production" else "loopback",
+        ),
         # Content archive
         "ARCHIVE_BACKEND": env_str("REELAY_ARCHIVE", "local"),
         "ARCHIVE_DIR": env_str("REELAY_ARCHIVE_DIR", str(INSTANCE_DIR / "archive")),

@@ -47,6 +47,7 @@ def adapter(sim, kind, path="", prefix="/v1", **kw):
         api_key=kw.pop("api_key", SIM_KEY),
         connect_timeout=2,
         read_timeout=5,
+        networks="loopback",  # the simulator listens on 127.0.0.1
         **kw,
     )
     return build(cfg, make_session(4))
@@ -259,6 +260,7 @@ def test_read_timeout_on_create_is_ambiguous(sim):
         api_key=SIM_KEY,
         connect_timeout=1,
         read_timeout=0.3,
+        networks="loopback",
     )
     quick = build(cfg, make_session(2))
     sim.add_faults([{"op": "create", "kind": "slow", "delay": 0.6}])

@@ -46,6 +46,11 @@ def unstorable(text: str) -> bool:
 
 def check_prompt(prompt: str | None, field: str = "prompt") -> str:
     prompt = (prompt or "").strip()
+    if unstorable(prompt):
+        raise ValidationError(
+            {field: "The prompt contains characters Reelay cannot store (NUL or broken Unicode)."},
+            "invalid_characters",
+        )
     if not prompt:
         raise ValidationError({field: "Write a prompt."}, "prompt_required")
     if len(prompt) > MAX_PROMPT:

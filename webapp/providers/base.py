@@ -49,6 +49,7 @@ class ProviderConfig:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     extra: dict = field(default_factory=dict)  # adapter-specific settings
+    networks: str = "public"  # where requests may go: public | loopback | private
 
 
 @dataclass(frozen=True)

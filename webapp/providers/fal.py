@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 
 from . import base as pb
-from .http import HttpAdapter, clean_message, json_of, request, stream_download, summarize
+from .http import HttpAdapter, clean_message, json_of, stream_download, summarize
 
 STATES = {"IN_QUEUE": pb.QUEUED, "IN_PROGRESS": pb.IN_PROGRESS, "COMPLETED": pb.COMPLETED}
 
@@ -54,7 +54,7 @@ class FalQueue(HttpAdapter):
     capabilities = frozenset({pb.CAP_CANCEL, pb.CAP_IMAGE_INPUT})
     default_prefix = ""
 
-    def _headers(self) -> dict:
+    def _credentials(self) -> dict:
         return {"Authorization": f"Key {self.config.api_key}"} if self.config.api_key else {}
 
     def _input(self, job: pb.Job) -> dict:
@@ -73,13 +73,10 @@ class FalQueue(HttpAdapter):
         return data
 
     def submit(self, job: pb.Job) -> pb.Submitted:
-        resp = request(
-            self.session,
+        resp = self.send(
             "POST",
             f"{self.root}/{job.model.strip('/')}",
-            self.config,
             create=True,
-            headers=self._headers(),
             json=self._input(job),
         )
         data = json_of(resp, create=True)
@@ -110,12 +107,9 @@ class FalQueue(HttpAdapter):
 
     def status(self, external_id: str, handles: dict) -> pb.UpstreamStatus:
         url = self._handle_url(external_id, handles, "status")
-        resp = request(
-            self.session,
+        resp = self.send(
             "GET",
             url,
-            self.config,
-            headers=self._auth_headers(url),
         )
         data = json_of(resp)
         raw = str(data.get("status") or "")
@@ -137,12 +131,9 @@ class FalQueue(HttpAdapter):
         """fal reports COMPLETED even for failures: the result fetch tells which (a
         non-2xx with a JSON ``detail``/``error`` and often ``X-Fal-Error-Type``)."""
         url = self._handle_url(external_id, handles, "response")
-        resp = request(
-            self.session,
+        resp = self.send(
             "GET",
             url,
-            self.config,
-            headers=self._auth_headers(url),
             allow=(400, 409, 410, 413, 415, 422, 500, 502, 503, 504),
         )
         if resp.status_code >= 500 and not _is_job_failure(resp):
@@ -194,13 +185,10 @@ class FalQueue(HttpAdapter):
             raise pb.ContentExpired("The provider no longer has this result.")
         url = status.result_urls["video"]
         try:
-            resp = request(
-                self.session,
+            resp = self.send(
                 "GET",
                 url,
-                self.config,
                 stream=True,
-                headers=self._auth_headers(url),
             )
         except pb.NotFound as exc:
             raise pb.ContentExpired("The provider's file has expired.") from exc
@@ -212,12 +200,9 @@ class FalQueue(HttpAdapter):
     def cancel(self, external_id: str, handles: dict) -> None:
         url = handles.get("cancel_url")
         if url:
-            resp = request(
-                self.session,
+            resp = self.send(
                 "PUT",
                 url,
-                self.config,
-                headers=self._auth_headers(url),
                 allow=(400, 404),
             )
             if resp.status_code < 300:
@@ -234,12 +219,9 @@ class FalQueue(HttpAdapter):
         # There is no side-effect-free authenticated endpoint on the queue: asking for a
         # nonexistent request's status tells reachability and auth apart.
         try:
-            resp = request(
-                self.session,
+            resp = self.send(
                 "GET",
                 f"{self.root}/fal-ai/reelay-check/requests/00000000-0000-0000-0000-000000000000/status",
-                self.config,
-                headers=self._headers(),
                 allow=(400, 404, 405, 422),
             )
         except pb.AuthError:

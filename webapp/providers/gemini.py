@@ -7,10 +7,9 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import timedelta
-from urllib.parse import urljoin
 
 from . import base as pb
-from .http import HttpAdapter, clean_message, json_of, name_path, request, stream_download, utcnow
+from .http import HttpAdapter, clean_message, json_of, name_path, stream_download, utcnow
 
 RETENTION = timedelta(days=2)
 RESOLUTION = {"1280x720": "720p", "720x1280": "720p", "1920x1080": "1080p", "1080x1920": "1080p"}
@@ -20,7 +19,7 @@ class GeminiAPI(HttpAdapter):
     capabilities = frozenset({pb.CAP_IMAGE_INPUT})
     default_prefix = "/v1beta"
 
-    def _headers(self) -> dict:
+    def _credentials(self) -> dict:
         return {"x-goog-api-key": self.config.api_key} if self.config.api_key else {}
 
     # ---- create -----------------------------------------------------------------------
@@ -41,13 +40,10 @@ class GeminiAPI(HttpAdapter):
             params["durationSeconds"] = int(job.seconds)
         if job.size in RESOLUTION:
             params["resolution"] = RESOLUTION[job.size]
-        resp = request(
-            self.session,
+        resp = self.send(
             "POST",
             f"{self.root}/models/{job.model}:predictLongRunning",
-            self.config,
             create=True,
-            headers=self._headers(),
             json={"instances": [instance], "parameters": params},
         )
         data = json_of(resp, create=True)
@@ -79,13 +75,10 @@ class GeminiAPI(HttpAdapter):
         if job.aspect_ratio:
             body["generationConfig"]["imageConfig"] = {"aspectRatio": job.aspect_ratio}
         # Synchronous: a lost answer cannot be looked up later, but nothing waits upstream either.
-        resp = request(
-            self.session,
+        resp = self.send(
             "POST",
             f"{self.root}/models/{job.model}:generateContent",
-            self.config,
             create=True,
-            headers=self._headers(),
             json=body,
         )
         data = json_of(resp, create=True)
@@ -174,12 +167,9 @@ class GeminiAPI(HttpAdapter):
         )
 
     def status(self, external_id: str, handles: dict) -> pb.UpstreamStatus:
-        resp = request(
-            self.session,
+        resp = self.send(
             "GET",
             f"{self.root}/{name_path(external_id)}",
-            self.config,
-            headers=self._headers(),
         )
         return self._parse_operation(json_of(resp))
 
@@ -192,31 +182,13 @@ class GeminiAPI(HttpAdapter):
             raise pb.NotFound("The video is not ready yet.")
         if status.state != pb.COMPLETED or not uri:
             raise pb.ContentExpired("The Gemini API no longer has this video.")
-        # Follow redirects by hand: x-goog-api-key must only ever go to Google's API host
-        # (requests strips Authorization on cross-host redirects, not custom headers).
-        url = uri
-        for _ in range(5):
-            headers = self._auth_headers(url)
-            try:
-                resp = request(
-                    self.session,
-                    "GET",
-                    url,
-                    self.config,
-                    stream=True,
-                    headers=headers,
-                    allow_redirects=False,
-                )
-            except pb.NotFound as exc:
-                raise pb.ContentExpired(
-                    "The Gemini API no longer has this video (kept for 2 days)."
-                ) from exc
-            if resp.status_code in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
-                url = urljoin(url, resp.headers["Location"])
-                resp.close()
-                continue
-            return stream_download(resp, "video/mp4")
-        raise pb.TransientError("Too many redirects while downloading.")
+        try:
+            resp = self.send("GET", uri, stream=True)
+        except pb.NotFound as exc:
+            raise pb.ContentExpired(
+                "The Gemini API no longer has this video (kept for 2 days)."
+            ) from exc
+        return stream_download(resp, "video/mp4")
 
     def remix(self, external_id, handles, job):
         raise pb.PermanentError("The Gemini API cannot remix videos.")
@@ -232,12 +204,9 @@ class GeminiAPI(HttpAdapter):
 
     def check(self) -> pb.CheckResult:
         try:
-            request(
-                self.session,
+            self.send(
                 "GET",
                 f"{self.root}/models",
-                self.config,
-                headers=self._headers(),
                 params={"pageSize": 1},
             ).close()
         except pb.AuthError:

@@ -10,26 +10,31 @@ import re
 import socket
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
+from . import addresses
 from . import base as pb
 
 log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 MAX_MESSAGE = 160
+MAX_REDIRECTS = 5
+REDIRECTS = (301, 302, 303, 307, 308)
 
 
 class HttpAdapter:
     """What every adapter shares: config, pooled session, the URL root, a key-free repr,
-    and the rule that credentials go only to the provider's own host."""
+    and ``send``, the one way any adapter talks to an upstream."""
 
     default_prefix = ""
     capabilities: frozenset[str] = frozenset()
+    # Hosts besides the base URL's that belong to this provider (its file host, say).
+    own_hosts: tuple[str, ...] = ()
 
     def __init__(self, config: pb.ProviderConfig, session: requests.Session):
         self.config = config
@@ -42,13 +47,62 @@ class HttpAdapter:
         return f"<{type(self).__name__} {self.root}>"
 
     def _trusted(self, url: str) -> bool:
-        return urlsplit(url).netloc == self.host
+        """The provider's own host: the only place its credentials may go."""
+        host = urlsplit(url).netloc
+        return host == self.host or any(host == h or host.endswith("." + h) for h in self.own_hosts)
 
-    def _auth_headers(self, url: str) -> dict:
-        return self._headers() if self._trusted(url) else {}
-
-    def _headers(self) -> dict:  # pragma: no cover - every adapter defines its own
+    def _credentials(self) -> dict:  # pragma: no cover - every adapter defines its own
         return {}
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict | None = None,
+        create: bool = False,
+        stream: bool = False,
+        allow: tuple[int, ...] = (),
+        **kwargs,
+    ) -> requests.Response:
+        """One upstream request: the address policy is checked for every URL (and every
+        redirect, followed by hand), and the credentials are attached only while the
+        URL is on the provider's own host."""
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                addresses.check(url, self.config.networks)
+            except addresses.AddressRefused as exc:
+                raise pb.PermanentError(
+                    f"Reelay does not send requests there: {exc}.", code="address_refused"
+                ) from None
+            sent = dict(headers or {})
+            if self._trusted(url):
+                sent.update(self._credentials())
+            resp = request(
+                self.session,
+                method,
+                url,
+                self.config,
+                create=create,
+                stream=stream,
+                allow=allow + REDIRECTS,
+                headers=sent,
+                allow_redirects=False,
+                **kwargs,
+            )
+            location = resp.headers.get("Location") if resp.status_code in REDIRECTS else None
+            if not location:
+                if resp.status_code in REDIRECTS and resp.status_code not in allow:
+                    resp.close()
+                    raise pb.TransientError("The provider redirected without saying where.")
+                return resp
+            resp.close()
+            url = urljoin(url, location)
+            if resp.status_code in (301, 302, 303) and method not in ("GET", "HEAD"):
+                method = "GET"
+                for body in ("json", "data", "files"):
+                    kwargs.pop(body, None)
+        raise pb.TransientError("The provider redirected too many times.")
 
 
 def make_session(pool_size: int = 32) -> requests.Session:
@@ -151,7 +205,8 @@ def request(
     allow: tuple[int, ...] = (),
     **kwargs,
 ) -> requests.Response:
-    """Send one request; map every failure to a typed ProviderError.
+    """Send one request (no redirects, no credentials of its own: adapters go through
+    ``HttpAdapter.send``); map every failure to a typed ProviderError.
 
     ``create`` marks a non-idempotent call: once the request may have been sent, a
     lost answer is ambiguous rather than transient."""

@@ -15,7 +15,6 @@ from .http import (
     json_of,
     parse_progress,
     parse_time,
-    request,
     says_expired,
     seg,
     stream_download,
@@ -179,13 +178,11 @@ class OpenAIVideos(HttpAdapter):
 
     # ---- helpers -------------------------------------------------------------------
 
-    def _headers(self, extra: dict | None = None) -> dict:
-        headers = {}
+    def _credentials(self) -> dict:
         key = self.config.api_key
-        if key:
-            headers["Authorization"] = key if self.config.auth_style == "raw" else f"Bearer {key}"
-        headers.update(extra or {})
-        return headers
+        if not key:
+            return {}
+        return {"Authorization": key if self.config.auth_style == "raw" else f"Bearer {key}"}
 
     def _url(self, path: str) -> str:
         return f"{self.root}/{path.lstrip('/')}"
@@ -218,7 +215,7 @@ class OpenAIVideos(HttpAdapter):
             fields["size"] = job.size
         if self.config.extra.get("pass_options"):
             fields.update({k: v for k, v in job.options.items()})
-        headers = self._headers({"Idempotency-Key": job.client_ref} if job.client_ref else None)
+        headers = {"Idempotency-Key": job.client_ref} if job.client_ref else {}
         if job.reference_image:
             ext = (job.reference_mime or "image/png").split("/")[-1]
             files = {
@@ -231,11 +228,9 @@ class OpenAIVideos(HttpAdapter):
             body = {"data": {k: str(v) for k, v in fields.items()}, "files": files}
         else:
             body = {"json": fields}
-        resp = request(
-            self.session,
+        resp = self.send(
             "POST",
             self._url("videos"),
-            self.config,
             create=True,
             headers=headers,
             **body,
@@ -243,12 +238,9 @@ class OpenAIVideos(HttpAdapter):
         return self._submitted(resp)
 
     def status(self, external_id: str, handles: dict) -> pb.UpstreamStatus:
-        resp = request(
-            self.session,
+        resp = self.send(
             "GET",
             self._url(f"videos/{seg(external_id)}"),
-            self.config,
-            headers=self._headers(),
             allow=(404, 501),
         )
         hint = self._poll_hint(resp)
@@ -264,12 +256,9 @@ class OpenAIVideos(HttpAdapter):
     def _task_status(self, external_id: str) -> pb.UpstreamStatus:
         """new-api answers 501 when a channel's adaptor cannot render an OpenAI video
         object; its native task route still can."""
-        resp = request(
-            self.session,
+        resp = self.send(
             "GET",
             f"{self.config.base_url.rstrip('/')}/v1/video/generations/{seg(external_id)}",
-            self.config,
-            headers=self._headers(),
         )
         hint = self._poll_hint(resp)
         return parse_task_dto(json_of(resp), hint, self.config.api_key)
@@ -279,14 +268,12 @@ class OpenAIVideos(HttpAdapter):
         if expires is not None and expires <= utcnow():
             raise pb.ContentExpired("The provider's copy expired before it was downloaded.")
         try:
-            resp = request(
-                self.session,
+            resp = self.send(
                 "GET",
                 self._url(f"videos/{seg(external_id)}/content"),
-                self.config,
                 stream=True,
                 params={"variant": variant} if variant != "video" else None,
-                headers=self._headers({"Accept": "application/binary"}),
+                headers={"Accept": "application/binary"},
             )
         except pb.NotFound as exc:
             # A finished job's content that 404s/410s is gone; say so when the upstream did.
@@ -295,12 +282,10 @@ class OpenAIVideos(HttpAdapter):
         return stream_download(resp, VARIANT_TYPES.get(variant, "application/octet-stream"))
 
     def remix(self, external_id: str, handles: dict, job: pb.Job) -> pb.Submitted:
-        headers = self._headers({"Idempotency-Key": job.client_ref} if job.client_ref else None)
-        resp = request(
-            self.session,
+        headers = {"Idempotency-Key": job.client_ref} if job.client_ref else {}
+        resp = self.send(
             "POST",
             self._url(f"videos/{seg(external_id)}/remix"),
-            self.config,
             create=True,
             headers=headers,
             json={"prompt": job.prompt},
@@ -313,12 +298,9 @@ class OpenAIVideos(HttpAdapter):
     def delete(self, external_id: str, handles: dict) -> None:
         """Done only when the provider says so (``deleted: true``) or no longer has it: a
         200 that cannot be read is no confirmation."""
-        resp = request(
-            self.session,
+        resp = self.send(
             "DELETE",
             self._url(f"videos/{seg(external_id)}"),
-            self.config,
-            headers=self._headers(),
             allow=(404,),
         )
         if resp.status_code == 404:
@@ -335,12 +317,9 @@ class OpenAIVideos(HttpAdapter):
             params = {"order": "desc", "limit": 100}
             if after:
                 params["after"] = after
-            resp = request(
-                self.session,
+            resp = self.send(
                 "GET",
                 self._url("videos"),
-                self.config,
-                headers=self._headers(),
                 params=params,
             )
             data = json_of(resp)
@@ -369,12 +348,9 @@ class OpenAIVideos(HttpAdapter):
 
     def check(self) -> pb.CheckResult:
         try:
-            resp = request(
-                self.session,
+            resp = self.send(
                 "GET",
                 self._url("videos"),
-                self.config,
-                headers=self._headers(),
                 params={"limit": 1},
                 allow=(404, 405),
             )
@@ -399,12 +375,9 @@ class OpenAIVideos(HttpAdapter):
             "Reachable; this gateway does not list videos, so the key could not be checked.",
         )
         try:
-            resp = request(
-                self.session,
+            resp = self.send(
                 "GET",
                 self._url("models"),
-                self.config,
-                headers=self._headers(),
                 allow=(404, 405),
             )
         except pb.AuthError:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from ..domain.reconcile import echo_of
 from . import base as pb
@@ -14,7 +13,6 @@ from .http import (
     clean_message,
     json_of,
     parse_time,
-    request,
     seg,
     stream_download,
     utcnow,
@@ -70,19 +68,11 @@ class ReplicatePredictions(HttpAdapter):
     capabilities = frozenset({pb.CAP_CANCEL, pb.CAP_LIST, pb.CAP_IMAGE_INPUT})
     default_prefix = "/v1"
 
-    def _trusted(self, url: str) -> bool:
-        """The token goes to the API host and Replicate's file host, nowhere else."""
-        host = urlsplit(url).netloc
-        return (
-            host == self.host
-            or host == "replicate.delivery"
-            or host.endswith(".replicate.delivery")
-        )
+    # The token goes to the API host and Replicate's own file host, nowhere else.
+    own_hosts = ("replicate.delivery",)
 
-    def _headers(self, extra=None) -> dict:
-        h = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
-        h.update(extra or {})
-        return h
+    def _credentials(self) -> dict:
+        return {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
 
     def _input(self, job: pb.Job) -> dict:
         data = {"prompt": job.prompt}
@@ -112,13 +102,11 @@ class ReplicatePredictions(HttpAdapter):
                 f"{self.root}/models/{job.model.strip('/')}/predictions",
                 {"input": self._input(job)},
             )
-        resp = request(
-            self.session,
+        resp = self.send(
             "POST",
             url,
-            self.config,
             create=True,
-            headers=self._headers(extra),
+            headers=extra,
             json=body,
         )
         data = json_of(resp, create=True)
@@ -133,7 +121,7 @@ class ReplicatePredictions(HttpAdapter):
 
     def _get(self, external_id: str, handles: dict) -> dict:
         url = handles.get("get") or f"{self.root}/predictions/{seg(external_id)}"
-        return json_of(request(self.session, "GET", url, self.config, headers=self._headers()))
+        return json_of(self.send("GET", url))
 
     def status(self, external_id: str, handles: dict) -> pb.UpstreamStatus:
         return parse_prediction(self._get(external_id, handles), self.config.api_key)
@@ -146,13 +134,10 @@ class ReplicatePredictions(HttpAdapter):
         if not url:
             raise pb.ContentExpired("Replicate deleted this output (outputs last one hour).")
         try:
-            resp = request(
-                self.session,
+            resp = self.send(
                 "GET",
                 url,
-                self.config,
                 stream=True,
-                headers=self._auth_headers(url),
             )
         except pb.NotFound as exc:
             raise pb.ContentExpired(
@@ -165,9 +150,7 @@ class ReplicatePredictions(HttpAdapter):
 
     def cancel(self, external_id: str, handles: dict) -> None:
         url = handles.get("cancel") or f"{self.root}/predictions/{seg(external_id)}/cancel"
-        resp = request(
-            self.session, "POST", url, self.config, headers=self._headers(), allow=(404, 409, 422)
-        )
+        resp = self.send("POST", url, allow=(404, 409, 422))
         if resp.status_code < 300:
             json_of(resp)  # an unreadable 2xx is no confirmation (TransientError)
         resp.close()
@@ -180,7 +163,7 @@ class ReplicatePredictions(HttpAdapter):
         found: list[pb.Listed] = []
         url = f"{self.root}/predictions"
         for _ in range(LIST_PAGES):
-            data = json_of(request(self.session, "GET", url, self.config, headers=self._headers()))
+            data = json_of(self.send("GET", url))
             items = [i for i in data.get("results") or [] if isinstance(i, dict)]
             for item in items:
                 if isinstance(item.get("id"), str):
@@ -206,12 +189,9 @@ class ReplicatePredictions(HttpAdapter):
 
     def check(self) -> pb.CheckResult:
         try:
-            request(
-                self.session,
+            self.send(
                 "GET",
                 f"{self.root}/predictions",
-                self.config,
-                headers=self._headers(),
             ).close()
         except pb.AuthError:
             return pb.CheckResult(False, True, False, "Reachable, but Replicate refused the token.")

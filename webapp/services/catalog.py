@@ -16,9 +16,10 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..domain.catalog import ModelSpec, model_spec
-from ..domain.validation import ValidationError
+from ..domain.validation import ValidationError, unstorable
 from ..extensions import db
 from ..models import Provider
+from ..providers import addresses
 from ..providers import base as pb
 from ..providers.http import make_session
 from ..providers.registry import KINDS, build
@@ -69,6 +70,7 @@ def config_for(provider: Provider) -> pb.ProviderConfig:
         connect_timeout=cfg["UPSTREAM_CONNECT_TIMEOUT"],
         read_timeout=cfg["UPSTREAM_READ_TIMEOUT"],
         extra=dict(provider.settings or {}),
+        networks=cfg["UPSTREAM_NETWORKS"],
     )
 
 
@@ -138,7 +140,13 @@ def find_offer(model: str, provider_id: int | None = None) -> Offer:
 
 def save_provider(data: dict, provider: Provider | None = None) -> Provider:
     """Validate and store a provider definition (admin page and CLI)."""
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = {
+        key: "This contains characters Reelay cannot store."
+        for key, value in data.items()
+        if isinstance(value, str) and unstorable(value)
+    }
+    if errors:
+        raise ValidationError(errors, "invalid_characters")
     name = (data.get("name") or "").strip()
     if not name or len(name) > 80:
         errors["name"] = "Give the provider a name (up to 80 characters)."
@@ -155,6 +163,14 @@ def save_provider(data: dict, provider: Provider | None = None) -> Provider:
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         errors["base_url"] = "Enter an http(s) URL, e.g. https://gateway.example.com"
+    else:
+        try:
+            addresses.check(base_url, current_app.config["UPSTREAM_NETWORKS"])
+        except addresses.AddressRefused as exc:
+            errors["base_url"] = (
+                f"Reelay does not send requests there: {exc}. "
+                "(REELAY_UPSTREAM_NETWORKS=private allows a gateway on your own network.)"
+            )
     prefix = (data.get("path_prefix") or "").strip()
     if prefix and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix):
         errors["path_prefix"] = "Use a path like /v1 or /sora/v1 (or leave empty)."

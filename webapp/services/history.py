@@ -86,6 +86,16 @@ def _int(value, default=None, lo=None, hi=None):
     return v
 
 
+MAX_ID = 2**31 - 1
+
+
+def record_id(value) -> int | None:
+    """A row id from a query string: a positive integer that fits the column, else None
+    (a filter that cannot match anything is no filter, not a database error)."""
+    v = _int(value, None, lo=1)
+    return v if v is not None and v <= MAX_ID else None
+
+
 def parse_query(args, page_size: int = PAGE_SIZE) -> Query:
     status = (args.get("status") or "").upper() or None
     media = (args.get("media_type") or args.get("mediaType") or "").upper() or None
@@ -97,8 +107,8 @@ def parse_query(args, page_size: int = PAGE_SIZE) -> Query:
         status=status if status in st.ALL else None,
         media_type=media if media in st.MEDIA_TYPES else None,
         model=(args.get("model") or "")[:100] or None,
-        provider_id=_int(args.get("provider"), None, lo=1),
-        user_id=_int(args.get("user"), None, lo=1),
+        provider_id=record_id(args.get("provider")),
+        user_id=record_id(args.get("user")),
         q=(args.get("q") or "").strip()[:200] or None,
         sort=sort if sort in SORTS else "created",
         order=order if order in ("asc", "desc") else "desc",

@@ -33,24 +33,37 @@ class Report:
     per_model: list = field(default_factory=list)
     per_provider: list = field(default_factory=list)
     per_day: list = field(default_factory=list)
+    errors: dict = field(default_factory=dict)  # field -> message, for the date inputs
 
 
-def parse_range(date_from: str | None, date_to: str | None) -> tuple[date, date]:
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
+
+
+def parse_range(date_from: str | None, date_to: str | None) -> tuple[date, date, dict]:
+    """The date range asked for, with field errors for dates that cannot be read or lie
+    outside 2000–2999 (those fall back to the default range)."""
     today = utcnow().date()
+    errors: dict = {}
 
-    def parse(value, default):
-        try:
-            return date.fromisoformat(value) if value else default
-        except ValueError:
+    def parse(value, default, name):
+        if not value:
             return default
+        try:
+            day = date.fromisoformat(value[:10]) if len(value) <= 10 else None
+        except ValueError:
+            day = None
+        if day is None or not EARLIEST <= day <= LATEST:
+            errors[name] = "Choose a date between 2000-01-01 and 2999-12-31."
+            return default
+        return day
 
-    end = parse(date_to, today)
-    start = parse(date_from, end - timedelta(days=DEFAULT_DAYS - 1))
+    end = parse(date_to, today, "to")
+    start = parse(date_from, end - timedelta(days=DEFAULT_DAYS - 1), "from")
     if start > end:
         start, end = end, start
     if (end - start).days > 366:
         start = end - timedelta(days=366)
-    return start, end
+    return max(start, EARLIEST), end, errors
 
 
 def _duration_expr():
@@ -89,14 +102,14 @@ def _percentiles(where) -> tuple[float | None, float | None]:
 def report(
     user_id: int | None = None, date_from: str | None = None, date_to: str | None = None
 ) -> Report:
-    start, end = parse_range(date_from, date_to)
+    start, end, errors = parse_range(date_from, date_to)
     where = [
         VideoTask.created_at >= datetime.combine(start, datetime.min.time()),
         VideoTask.created_at < datetime.combine(end + timedelta(days=1), datetime.min.time()),
     ]
     if user_id is not None:
         where.append(VideoTask.user_id == user_id)
-    rep = Report(date_from=start, date_to=end)
+    rep = Report(date_from=start, date_to=end, errors=errors)
 
     secs = case((VideoTask.status == st.COMPLETED, func.coalesce(VideoTask.seconds, 0)), else_=0)
     cost = case((VideoTask.status == st.COMPLETED, func.coalesce(VideoTask.cost, 0)), else_=0)

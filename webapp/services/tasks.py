@@ -29,7 +29,7 @@ from ..models.base import utcnow
 from ..providers import base as pb
 from . import archive, attempts, catalog, leases, lifecycle, orphans
 
-VIDEO_ID = re.compile(r"^video_[0-9a-f]{32}$")
+VIDEO_ID = re.compile(r"video_[0-9a-f]{32}")  # always .fullmatch: "$" lets a newline through
 
 
 class TaskError(ValueError):
@@ -352,7 +352,7 @@ def register_external(
     if provider is None or not provider.enabled:
         errors["apiConfigId"] = "Choose an enabled provider."
     if video_id and (
-        not VIDEO_ID.match(video_id)
+        not VIDEO_ID.fullmatch(video_id)
         or db.session.scalar(select(VideoTask.id).where(VideoTask.video_id == video_id))
     ):
         errors["videoId"] = "videoId must look like video_<32 hex> and be unused (or leave it out)."

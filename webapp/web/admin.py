@@ -291,7 +291,7 @@ def tasks():
 
 @bp.get("/stats", endpoint="stats")
 def stats_():
-    user_id = history._int(request.args.get("user"), None, lo=1)
+    user_id = history.record_id(request.args.get("user"))
     report = stats.report(
         user_id=user_id, date_from=request.args.get("from"), date_to=request.args.get("to")
     )

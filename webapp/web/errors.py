@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..extensions import db, limiter
 from ..htmx_utils import is_htmx
+from ..request_guard import UnstorableInput
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,9 @@ def wants_json() -> bool:
     return path.startswith("/api/") or path.startswith("/v1/") or path == "/v1"
 
 
-def error_response(status: int, message: str | None = None, code: str | None = None):
+def error_response(
+    status: int, message: str | None = None, code: str | None = None, param: str | None = None
+):
     title, default = MESSAGES.get(status, ("Error", "Something went wrong."))
     message = message or default
     code = code or CODES.get(status, "error")
@@ -55,11 +58,13 @@ def error_response(status: int, message: str | None = None, code: str | None = N
                     "message": message,
                     "type": _openai_type(status),
                     "code": code,
-                    "param": None,
+                    "param": param,
                 }
             }
         else:
             body = {"success": False, "message": message, "code": code}
+            if param:
+                body["errors"] = {param: message}
         resp = jsonify(body)
         resp.status_code = status
         return resp
@@ -87,6 +92,10 @@ def init_app(app: Flask) -> None:
             "Your form expired or was sent from elsewhere. Reload and try again.",
             "csrf_failed",
         )
+
+    @app.errorhandler(UnstorableInput)
+    def unstorable_input(exc: UnstorableInput):
+        return error_response(400, exc.description, "invalid_characters", param=exc.field)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
