@@ -111,6 +111,17 @@ def generate(seed: int, tasks: int = 12, span: float = 6.0) -> Schedule:
     return Schedule(seed, events, tasks)
 
 
+def _redis_url() -> str | None:
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception:  # noqa: BLE001 - no Redis: the web server runs one worker
+        return None
+    return url
+
+
 class Cluster:
     """gunicorn (2 workers, no scheduler) and two ``flask poller run`` processes."""
 
@@ -132,12 +143,16 @@ class Cluster:
     def _command(self, name: str) -> tuple[list[str], dict]:
         bindir = Path(sys.executable).parent
         if name == "web":
+            redis = _redis_url()
             env = {
                 **self.env,
                 "REELAY_SCHEDULER": "off",
                 "GUNICORN_BIND": f"127.0.0.1:{self.port}",
-                "GUNICORN_WORKERS": "2",
+                # Two workers need the shared limits store; without Redis, one worker.
+                "GUNICORN_WORKERS": "2" if redis else "1",
                 "GUNICORN_THREADS": "4",
+                "RATELIMIT_STORAGE_URI": redis or "memory://",
+                "RATELIMIT_KEY_PREFIX": f"torture-{self.port}",
             }
             return [str(bindir / "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"], env
         return [str(bindir / "flask"), "poller", "run"], {**self.env, "REELAY_SCHEDULER": "off"}
@@ -272,7 +287,12 @@ def prepare(db_url: str, sim_url: str) -> list[str]:
     from webapp.services import accounts, catalog
 
     app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": db_url, "SCHEDULER_ENABLED": False, "TESTING": True}
+        {
+            "SQLALCHEMY_DATABASE_URI": db_url,
+            "SCHEDULER_ENABLED": False,
+            "TESTING": True,
+            "SIGNUP_POLICY": "open",  # both users active at once
+        }
     )
     with app.app_context():
         db.drop_all()
@@ -396,6 +416,9 @@ def check(schedule: Schedule, db_url: str, sim, archive_dir: str) -> Report:
     refs = {r.client_ref for r in ledger}
     status_of = {t.video_id: t.status for t in tasks}
     ours = {t.video_id for t in tasks} | {r for r in refs if r}
+    if len(ours) < schedule.tasks - sum(e.kind == "delete" for e in schedule.events):
+        report.details.append(f"only {len(ours)} of {schedule.tasks} creates were accepted")
+        report.stuck += 1
     jobs = [j for j in sim.ledger() if j["client_ref"] in ours]
     by_id = {j["id"]: j for j in jobs}
     report.tasks = len(ours)
