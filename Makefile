@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 # The simulator and Reelay agree on this key; it is not a secret (local fake upstream).
 export REELAY_SIM_KEY ?= sim-key
+# The simulator's Veo-on-Vertex provider signs in with a throwaway service-account key
+# file, made here on first run (development only).
+export REELAY_SIM_VERTEX_CREDENTIALS ?= $(CURDIR)/instance/sim-vertex-key.json
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SIM_PORT ?= 8001

@@ -46,7 +46,7 @@ FROM generate_series(1, :rows) AS i
 def seed(url: str, rows: int) -> None:
     from webapp import create_app
     from webapp.extensions import db
-    from webapp.services import accounts, catalog
+    from webapp.services import accounts, sim_seed
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SCHEDULER_ENABLED": False, "TESTING": True})
     with app.app_context():
@@ -61,7 +61,7 @@ def seed(url: str, rows: int) -> None:
                 )
             )
         db.session.commit()
-        catalog.seed_simulator("http://127.0.0.1:9")
+        sim_seed.seed("http://127.0.0.1:9")
     engine = create_engine(url)
     t = time.monotonic()
     with engine.begin() as conn:

@@ -55,7 +55,7 @@ def child(db_url: str, sim_url: str, ids_file: str, workers: int, batch: int) ->
     from webapp.extensions import db
     from webapp.models import VideoTask
     from webapp.models.base import utcnow
-    from webapp.services import accounts, catalog, poller, tasks
+    from webapp.services import accounts, poller, sim_seed, tasks
 
     ids = json.loads(Path(ids_file).read_text())
     app = create_app(
@@ -72,7 +72,7 @@ def child(db_url: str, sim_url: str, ids_file: str, workers: int, batch: int) ->
     with app.app_context():
         upgrade()
         user = accounts.register("bench@example.com", "bench-password")
-        provider = catalog.seed_simulator(sim_url)[0]
+        provider = sim_seed.seed(sim_url)[0]
         provider.max_rps = 100000
         db.session.commit()
         now = utcnow()

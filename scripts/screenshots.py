@@ -19,7 +19,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, LiveServer  # noqa: E402
 from webapp import create_app  # noqa: E402
 from webapp.extensions import db  # noqa: E402
-from webapp.services import catalog, poller  # noqa: E402
+from webapp.services import poller, sim_seed  # noqa: E402
 from webapp.simulator.server import SimulatorServer  # noqa: E402
 
 SIZES = {"desktop": (1280, 860), "phone": (390, 844)}
@@ -57,7 +57,7 @@ def main(out: Path) -> None:
     )
     with app.app_context():
         db.create_all()
-        catalog.seed_simulator(sim.url)
+        sim_seed.seed(sim.url)
     from webapp.services import scheduler
 
     scheduler.start(app)

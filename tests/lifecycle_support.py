@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from webapp.extensions import db
 from webapp.models import User, VideoTask
 from webapp.models.base import utcnow
-from webapp.services import accounts, catalog, poller, tasks, throttle
+from webapp.services import accounts, poller, sim_seed, tasks, throttle
 
 SIM_KEY = "sim-key"
 
@@ -25,15 +25,22 @@ def sim():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def vertex_key_file(tmp_path_factory):
+    """Where the simulator's service-account key file goes (made once per run)."""
+    return str(tmp_path_factory.mktemp("vertex") / "sim-vertex-key.json")
+
+
 @pytest.fixture
-def sim_app(make_app, sim, monkeypatch):
+def sim_app(make_app, sim, monkeypatch, vertex_key_file):
     sim.reset()
     sim.set_config(QUEUE_SECONDS=0, RUN_SECONDS=2, FAILURE_RATE=0, STATUS_LATENCY_MS=0)
     monkeypatch.setenv("REELAY_SIM_KEY", SIM_KEY)
+    monkeypatch.setenv("REELAY_SIM_VERTEX_CREDENTIALS", vertex_key_file)
     throttle.reset()
     app = make_app(UPSTREAM_READ_TIMEOUT=2.0, UPSTREAM_CONNECT_TIMEOUT=1.0, POLL_WORKERS=8)
     with app.app_context():
-        catalog.seed_simulator(sim.url)
+        sim_seed.seed(sim.url)
     return app
 
 

@@ -12,7 +12,7 @@ from schemathesis.checks import not_a_server_error
 
 from webapp import create_app
 from webapp.extensions import db
-from webapp.services import accounts, catalog
+from webapp.services import accounts, sim_seed
 from webapp.simulator.server import SimulatorServer
 
 
@@ -36,7 +36,7 @@ def _app():
     )
     with app.app_context():
         db.create_all()
-        catalog.seed_simulator(sim.url)
+        sim_seed.seed(sim.url)
         user = accounts.register("fuzz@example.com", "correct horse")
         app.config["_FUZZ_TOKEN"] = accounts.create_token(user, "fuzz")[1]
     return app

@@ -152,10 +152,10 @@ def test_a_create_slower_than_the_lease_is_cut_short_and_reconciled(make_app, si
     sim.reset()
     monkeypatch.setenv("REELAY_SIM_KEY", "sim-key")
     app = make_app(LEASE_SECONDS=5, UPSTREAM_READ_TIMEOUT=30.0, UPSTREAM_CONNECT_TIMEOUT=1.0)
-    from webapp.services import catalog
+    from webapp.services import sim_seed
 
     with app.app_context():
-        catalog.seed_simulator(sim.url)
+        sim_seed.seed(sim.url)
     sim.add_faults([{"op": "create", "kind": "slow", "delay": 5.0}])
     uid = user(app)
     started = time.monotonic()

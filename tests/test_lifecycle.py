@@ -152,7 +152,7 @@ def test_ambiguous_submit_with_two_matching_jobs_adopts_neither(sim_app, sim):
                 "prompt": "twin lighthouses",
                 "model": "sora-2",
                 "size": "1280x720",
-                "seconds": "10",
+                "seconds": "8",
             },
             headers={"Authorization": "Bearer sim-key"},
             timeout=5,

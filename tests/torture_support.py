@@ -284,7 +284,7 @@ def prepare(db_url: str, sim_url: str) -> list[str]:
     """Fresh schema, the simulator provider, two users with API tokens."""
     from webapp import create_app
     from webapp.extensions import db
-    from webapp.services import accounts, catalog
+    from webapp.services import accounts, sim_seed
 
     app = create_app(
         {
@@ -297,7 +297,7 @@ def prepare(db_url: str, sim_url: str) -> list[str]:
     with app.app_context():
         db.drop_all()
         db.create_all()
-        catalog.seed_simulator(sim_url)
+        sim_seed.seed(sim_url)
         tokens = []
         for i in range(2):
             user = accounts.register(f"user{i}@example.com", "correct horse")

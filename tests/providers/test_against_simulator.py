@@ -115,15 +115,8 @@ def test_submit_poll_download_real_mp4(sim, kind):
     assert len(data) > 1000
 
 
-@pytest.mark.parametrize(
-    "kw",
-    [
-        {"prefix": "/sora/v1", "auth_style": "raw"},
-        {"prefix": "/v1", "auth_style": "bearer"},
-    ],
-)
-def test_openai_prefixes_auth_styles_and_variants(sim, kw):
-    provider = openai(sim, **kw)
+def test_openai_variants_and_raw_key_relay(sim):
+    provider = openai(sim, prefix="/v1", auth_style="bearer")
     submitted = provider.submit(VIDEO_JOBS["openai"])
     status, _ = poll_until_done(sim, provider, submitted)
     assert status.state == pb.COMPLETED
@@ -132,20 +125,35 @@ def test_openai_prefixes_auth_styles_and_variants(sim, kw):
         download = provider.download(submitted.external_id, {}, variant)
         assert download.content_type.startswith("image/")
         assert read_all(download)
+    relay = openai(sim, prefix="/sora/v1", auth_style="raw", extra={"profile": "relay"})
+    assert pb.CAP_THUMBNAIL not in relay.capabilities and pb.CAP_LIST not in relay.capabilities
+    job = Job(**{**VIDEO_JOBS["openai"].__dict__, "seconds": 10})
+    submitted = relay.submit(job)
+    status, _ = poll_until_done(sim, relay, submitted)
+    assert status.state == pb.COMPLETED
 
 
-def test_openai_newapi_quirks(sim):
-    sim.set_config(OPENAI_QUIRKS=True, POLL_AFTER_MS=1500)
-    provider = openai(sim)
+def test_new_api_profile_not_found_is_not_found(sim):
+    provider = openai(sim, prefix="/newapi/v1", extra={"profile": "newapi"})
+    assert provider.capabilities == {pb.CAP_REMIX, pb.CAP_IMAGE_INPUT}
     submitted = provider.submit(VIDEO_JOBS["openai"])
-    assert submitted.status.poll_after == 1.5
-    sim.advance(5)
-    middle = provider.status(submitted.external_id, {})
-    assert middle.state == pb.IN_PROGRESS and middle.raw_status == "processing"
-    assert isinstance(middle.progress, int)
+    assert submitted.external_id.startswith("task_")
     status, _ = poll_until_done(sim, provider, submitted)
     assert status.state == pb.COMPLETED
-    assert status.result_urls["video"].endswith("/content")
+    with pytest.raises(pb.NotFound):
+        provider.status("task_unknown", {})
+    with pytest.raises(pb.NotFound):
+        provider.remix("task_unknown", {}, Job(model="sora-2", prompt="again"))
+
+
+def test_litellm_profile_ids_round_trip(sim):
+    provider = openai(sim, prefix="/litellm/v1", extra={"profile": "litellm"})
+    assert pb.CAP_DELETE not in provider.capabilities and pb.CAP_LIST not in provider.capabilities
+    submitted = provider.submit(VIDEO_JOBS["openai"])
+    assert "=" in submitted.external_id or len(submitted.external_id) > 60  # base64 wrapper
+    status, _ = poll_until_done(sim, provider, submitted)
+    assert status.state == pb.COMPLETED
+    assert read_all(provider.download(submitted.external_id, {}))[4:8] == b"ftyp"
 
 
 def test_openai_remix_delete_find_and_check(sim):

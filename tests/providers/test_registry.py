@@ -13,7 +13,7 @@ from .conftest import config
 
 
 def test_kinds_and_defaults():
-    assert set(KINDS) == {"openai", "fal", "replicate", "gemini"}
+    assert set(KINDS) == {"openai", "openrouter", "fal", "replicate", "gemini", "vertex"}
     assert KINDS["fal"].default_base_url == "https://queue.fal.run"
     assert KINDS["replicate"].default_base_url == "https://api.replicate.com"
     assert KINDS["replicate"].default_prefix == "/v1"

@@ -23,7 +23,7 @@ def _fresh(request):
     if "simsrv" in request.fixturenames:
         server = request.getfixturevalue("simsrv")
         server.reset()
-        server.set_config(POLL_AFTER_MS=None, OPENAI_QUIRKS=False, EXPIRE_SECONDS=3600, **FAST)
+        server.set_config(POLL_AFTER_MS=None, EXPIRE_SECONDS=3600, **FAST)
     yield
 
 

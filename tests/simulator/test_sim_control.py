@@ -165,9 +165,6 @@ def test_config_reset_and_advance_over_http(simsrv):
         "EXPIRE_SECONDS",
         "STATUS_LATENCY_MS",
         "POLL_AFTER_MS",
-        "OPENAI_QUIRKS",
-        "ALLOWED_SECONDS",
-        "ALLOWED_SIZES",
     }
     assert requests.get(f"{simsrv.url}/_sim/config").json()["RUN_SECONDS"] == 100
     vid = call(simsrv, "openai").json()["id"]

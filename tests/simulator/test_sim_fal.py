@@ -58,7 +58,8 @@ def test_image_app_returns_images(simsrv, http):
 def test_failure_shows_completed_then_fails_on_result(simsrv, http):
     sub = submit(http, simsrv, prompt="[fail] please").json()
     simsrv.advance(10)
-    assert http.get(sub["status_url"], headers=AUTH).json()["status"] == "COMPLETED"
+    status = http.get(sub["status_url"], headers=AUTH).json()
+    assert status["status"] == "COMPLETED" and status["error_type"] == "content_policy_violation"
     r = http.get(sub["response_url"], headers=AUTH)
     assert r.status_code == 422 and r.headers["X-Fal-Error-Type"] == "content_policy_violation"
     detail = r.json()["detail"][0]
@@ -68,7 +69,7 @@ def test_failure_shows_completed_then_fails_on_result(simsrv, http):
     sub = submit(http, simsrv, prompt="unlucky").json()
     simsrv.advance(10)
     r = http.get(sub["response_url"], headers=AUTH)
-    assert r.status_code == 500 and r.json()["error_type"] == "runner_disconnected"
+    assert r.status_code == 503 and r.json()["error_type"] == "runner_disconnected"
     assert r.headers["X-Fal-Error-Type"] == "runner_disconnected"
 
 

@@ -32,7 +32,7 @@ def test_happy_path_operation_and_download(simsrv, http):
     assert op["done"] is True and "error" not in op
     uri = op["response"]["generateVideoResponse"]["generatedSamples"][0]["video"]["uri"]
     assert uri.endswith(":download?alt=media")
-    assert http.get(uri).status_code == 401  # needs the key
+    assert http.get(uri).status_code == 400  # needs the key (Google says 400 API_KEY_INVALID)
     first = http.get(uri, headers=AUTH, allow_redirects=False)
     assert first.status_code == 302  # Google redirects to storage
     r = http.get(uri, headers=AUTH)
@@ -47,8 +47,10 @@ def test_key_in_query_and_refusals(simsrv, http):
     assert http.post(url + "?key=" + KEY, json=body).status_code == 200
     for headers in ({}, {"x-goog-api-key": "nope"}, {"Authorization": f"Bearer {KEY}"}):
         r = http.post(url, json=body, headers=headers)
-        assert r.status_code == 401
-        assert r.json()["error"]["code"] == 401 and r.json()["error"]["status"] == "UNAUTHENTICATED"
+        assert r.status_code == 400
+        err = r.json()["error"]
+        assert err["code"] == 400 and err["status"] == "INVALID_ARGUMENT"
+        assert err["details"][0]["reason"] == "API_KEY_INVALID"
 
 
 @pytest.mark.parametrize(

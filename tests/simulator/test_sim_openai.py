@@ -1,4 +1,6 @@
-"""The OpenAI Videos shape at /v1 and /sora/v1, including new-api quirks mode."""
+"""The OpenAI Videos protocol as each profile serves it: OpenAI at /v1, new-api at
+/newapi/v1, the LiteLLM proxy at /litellm/v1, a Sora relay at /sora/v1. (The official
+``openai`` SDK drives /v1 and /sora/v1 in tests/official_clients/test_openai_sdk.py.)"""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ def create(http, sim, prefix="/v1", headers=None, **body):
     return http.post(f"{sim.url}{prefix}/videos", json=body, headers=headers or AUTH, timeout=10)
 
 
-@pytest.mark.parametrize("prefix", ["/v1", "/sora/v1"])
+@pytest.mark.parametrize("prefix", ["/v1"])
 def test_happy_path_create_progress_complete_download(simsrv, http, prefix):
     simsrv.set_config(POLL_AFTER_MS=1500)
     r = create(http, simsrv, prefix, model="sora-2", seconds="8", size="1280x720")
@@ -99,16 +101,29 @@ def test_validation_errors(simsrv, http, body, param):
     assert simsrv.stats()["created_total"] == 0
 
 
-def test_allowed_seconds_are_configurable(simsrv, http):
-    assert create(http, simsrv, seconds="20").status_code == 200
-    simsrv.set_config(ALLOWED_SECONDS=["4", "8", "12"])
-    try:
-        r = create(http, simsrv, seconds="10")
-        assert r.status_code == 400
-        assert r.json()["error"]["message"].startswith("Invalid value: '10'. Supported values")
-        assert create(http, simsrv, prompt="x" * 32000, seconds="12").status_code == 200
-    finally:
-        simsrv.set_config(ALLOWED_SECONDS=["4", "6", "8", "10", "12", "15", "16", "20"])
+@pytest.mark.parametrize(
+    "prefix, ok, refused",
+    [
+        ("/v1", ["4", "8", "12"], ["6", "10", "15", "20"]),
+        ("/newapi/v1", ["4", "8", "12"], ["10", "20"]),
+        ("/litellm/v1", ["4", "8", "12"], ["10"]),
+        ("/sora/v1", ["4", "8", "10", "12", "15"], ["6", "20"]),
+    ],
+)
+def test_each_profile_takes_exactly_its_durations(simsrv, http, prefix, ok, refused):
+    for seconds in ok:
+        r = create(http, simsrv, prefix, model="sora-2", seconds=seconds, size="1280x720")
+        assert r.status_code == 200, (seconds, r.text)
+    for seconds in refused:
+        r = create(http, simsrv, prefix, model="sora-2", seconds=seconds, size="1280x720")
+        assert r.status_code == 400, seconds
+    assert create(http, simsrv, prefix, model="sora-2", size="1024x1792").status_code == 400
+    assert create(
+        http, simsrv, prefix, model="sora-2-pro", size="1024x1792", seconds="4"
+    ).status_code in (
+        200,
+        400 if prefix == "/sora/v1" else 200,
+    )
 
 
 def test_multipart_with_input_reference(simsrv, http):
@@ -170,10 +185,10 @@ def test_expiry_by_time_and_on_demand(simsrv, http):
     r = http.get(f"{simsrv.url}/v1/videos/{a}/content", headers=AUTH)
     assert r.status_code == 404
     assert r.json()["error"] == {
-        "message": "The video is no longer available. Downloads expire after 1 hours.",
+        "message": "The video is no longer available. Downloads expire after 1 hour.",
         "type": "invalid_request_error",
         "param": None,
-        "code": None,
+        "code": "video_expired",
     }
     simsrv.advance(3601)
     assert http.get(f"{simsrv.url}/v1/videos/{b}/content", headers=AUTH).status_code == 404
@@ -199,21 +214,45 @@ def test_magic_words_and_failure_rate(simsrv, http):
     assert err["code"] == "internal_error" and err["message"]
 
 
-def test_quirks_mode_is_new_api_like(simsrv, http):
-    simsrv.set_config(OPENAI_QUIRKS=True)
-    video = create(http, simsrv, prefix="/sora/v1").json()
-    assert video["task_id"] == video["id"] and video["created_at"] > 10**12  # milliseconds
-    assert video["progress"] == "0%"
-    url = f"{simsrv.url}/sora/v1/videos/{video['id']}"
-    simsrv.advance(3)
-    running = http.get(url, headers=AUTH).json()
-    assert running["status"] == "processing" and running["progress"].endswith("%")
-    simsrv.advance(5)
-    done = http.get(url, headers=AUTH).json()
-    assert done["status"] == "completed" and done["progress"] == "100%"
-    assert done["completed_at"] > 10**12 and "channel_id" in done
-    assert done["metadata"]["url"] == url + "/content"
-    assert_mp4(http.get(done["metadata"]["url"], headers=AUTH).content)
+def test_new_api_profile(simsrv, http):
+    """new-api: task_ ids, model required, no list or DELETE, a 400 for an unknown task
+    (sunnchao/new-api@afe16c64: router/video-router.go, relay/relay_task.go)."""
+    base = f"{simsrv.url}/newapi/v1/videos"
+    missing = create(http, simsrv, "/newapi/v1")
+    assert missing.status_code == 400 and missing.json()["error"]["type"] == "new_api_error"
+    video = create(http, simsrv, "/newapi/v1", model="sora-2").json()
+    assert video["id"].startswith("task_") and video["task_id"] == video["id"]
+    assert len(video["id"]) == len("task_") + 32 and "prompt" not in video
+    assert http.get(base, headers=AUTH).status_code == 404
+    assert http.delete(f"{base}/{video['id']}", headers=AUTH).status_code == 404
+    r = http.get(f"{base}/task_unknown", headers=AUTH)
+    assert r.status_code == 400 and r.json() == {
+        "code": "task_not_exist",
+        "message": "task_not_exist",
+        "data": None,
+    }
+    simsrv.advance(6)
+    thumb = http.get(f"{base}/{video['id']}/content?variant=thumbnail", headers=AUTH)
+    assert thumb.headers["Content-Type"] == "video/mp4"  # the variant is ignored
+    assert http.get(base + "/x", headers={"Authorization": "Bearer sk-wrong"}).status_code == 401
+    assert http.get(f"{base}/{video['id']}", headers={"Authorization": f"Bearer sk-{KEY}"}).ok
+
+
+def test_litellm_profile(simsrv, http):
+    """LiteLLM proxy: ids wrap the upstream id in base64, no DELETE (405), the list ignores
+    its parameters and drops the prompt, errors carry the status as a string code."""
+    import base64
+
+    base = f"{simsrv.url}/litellm/v1/videos"
+    video = create(http, simsrv, "/litellm/v1").json()
+    inner = base64.b64decode(video["id"][len("video_") :]).decode()
+    assert inner.startswith("litellm:custom_llm_provider:openai;") and "video_id:video_" in inner
+    assert "prompt" not in video and video["usage"] is None
+    assert http.delete(f"{base}/{video['id']}", headers=AUTH).status_code == 405
+    listed = http.get(base, params={"limit": 1}, headers=AUTH).json()
+    assert [v["id"] for v in listed["data"]] == [video["id"]] and "prompt" not in listed["data"][0]
+    r = http.get(f"{base}/video_bm9wZQ==", headers=AUTH)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "404"
 
 
 def test_unknown_video_is_404(simsrv, http):

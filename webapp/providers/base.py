@@ -39,7 +39,7 @@ class ProviderConfig:
     """Connection settings of one configured provider; the key is resolved from the
     environment by the caller and never stored in the database."""
 
-    kind: str  # "openai" | "fal" | "replicate" | "gemini"
+    kind: str  # "openai" | "openrouter" | "fal" | "replicate" | "gemini" | "vertex"
     base_url: str
     path_prefix: str = "/v1"
     auth_style: str = (
@@ -81,6 +81,7 @@ class UpstreamStatus:
     poll_after: float | None = None  # seconds; the upstream's own hint
     raw_status: str | None = None  # the upstream's word, for the audit trail
     queue_position: int | None = None  # fal's IN_QUEUE position, when the upstream says
+    cost: float | None = None  # what the upstream says the job cost (OpenRouter usage.cost)
 
 
 @dataclass

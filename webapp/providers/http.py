@@ -63,11 +63,12 @@ class HttpAdapter:
         create: bool = False,
         stream: bool = False,
         allow: tuple[int, ...] = (),
+        auth: bool = True,
         **kwargs,
     ) -> requests.Response:
         """One upstream request: the address policy is checked for every URL (and every
         redirect, followed by hand), and the credentials are attached only while the
-        URL is on the provider's own host."""
+        URL is on the provider's own host (never with ``auth=False``)."""
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 addresses.check(url, self.config.networks)
@@ -76,7 +77,7 @@ class HttpAdapter:
                     f"Reelay does not send requests there: {exc}.", code="address_refused"
                 ) from None
             sent = dict(headers or {})
-            if self._trusted(url):
+            if auth and self._trusted(url):
                 sent.update(self._credentials())
             resp = request(
                 self.session,
@@ -234,7 +235,7 @@ def request(
                 f"The provider is having trouble (HTTP {status}).", retry_after=retry_after(resp)
             )
         message = summarize(resp, config.api_key)
-        if status in (401, 403):
+        if status in (401, 403) or (status == 400 and _says_bad_key(resp)):
             raise pb.AuthError(f"The provider refused the credentials (HTTP {status}).")
         if status in (404, 410):
             raise pb.NotFound(message)
@@ -242,6 +243,19 @@ def request(
     finally:
         log.warning("upstream %s %s -> HTTP %s", method, _strip_query(url), status)
         resp.close()
+
+
+def _says_bad_key(resp: requests.Response) -> bool:
+    """Google answers a bad API key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID."""
+    try:
+        err = resp.json().get("error") or {}
+    except (ValueError, AttributeError):
+        return False
+    details = err.get("details") if isinstance(err, dict) else None
+    return any(
+        isinstance(d, dict) and d.get("reason") in ("API_KEY_INVALID", "API_KEY_EXPIRED")
+        for d in details or []
+    )
 
 
 def _raise_for_exception(exc: requests.RequestException, create: bool):

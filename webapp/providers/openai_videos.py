@@ -147,6 +147,19 @@ def parse_task_dto(
     return status
 
 
+def _code_of(resp) -> str | None:
+    try:
+        data = resp.json()
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    code = data.get("code")
+    if code is None and isinstance(data.get("error"), dict):
+        code = data["error"].get("code")
+    return str(code) if code is not None else None
+
+
 def _not_implemented(resp) -> bool:
     if resp.status_code == 501:
         return True
@@ -157,24 +170,40 @@ def _not_implemented(resp) -> bool:
     return "not implemented" in text or "not_implemented" in text
 
 
+_BASIC = frozenset({pb.CAP_REMIX, pb.CAP_IMAGE_INPUT})
+# What each kind of gateway can do (settings["profile"]); Reelay never relies on the rest.
+PROFILES = {
+    # OpenAI's own API, and gateways that pass it through whole.
+    "openai": _BASIC | {pb.CAP_DELETE, pb.CAP_LIST, pb.CAP_THUMBNAIL, pb.CAP_SPRITESHEET},
+    # new-api: no list, no DELETE, content is the MP4 whatever the variant.
+    "newapi": _BASIC,
+    # LiteLLM proxy: no DELETE; its list drops the prompt, so it cannot find a lost job.
+    "litellm": _BASIC,
+    # Sora relays (/sora/v1): create, poll, content, remix.
+    "relay": _BASIC,
+}
+PROFILE_LABELS = {
+    "openai": "OpenAI-shaped (list, delete, thumbnails)",
+    "newapi": "new-api (no list, no delete)",
+    "litellm": "LiteLLM proxy (no delete)",
+    "relay": "Sora relay, /sora/v1 (no list, no delete)",
+}
+
+
 class OpenAIVideos(HttpAdapter):
-    capabilities = frozenset(
-        {
-            pb.CAP_REMIX,
-            pb.CAP_DELETE,
-            pb.CAP_LIST,
-            pb.CAP_IMAGE_INPUT,
-            pb.CAP_THUMBNAIL,
-            pb.CAP_SPRITESHEET,
-        }
-    )
+    capabilities = PROFILES["openai"]
 
     def __init__(self, config: pb.ProviderConfig, session: requests.Session):
         super().__init__(config, session)
+        self.profile = config.extra.get("profile") or "openai"
+        caps = PROFILES.get(self.profile, _BASIC)
         # No cancel in the OpenAI protocol: some gateways stop a running job on DELETE.
         # Only advertise it when the admin says this gateway does (extra["cancel"]).
-        if config.extra.get("cancel") or config.extra.get("cancel_via_delete"):
-            self.capabilities = type(self).capabilities | {pb.CAP_CANCEL}
+        if pb.CAP_DELETE in caps and (
+            config.extra.get("cancel") or config.extra.get("cancel_via_delete")
+        ):
+            caps = caps | {pb.CAP_CANCEL}
+        self.capabilities = caps
 
     # ---- helpers -------------------------------------------------------------------
 
@@ -241,9 +270,17 @@ class OpenAIVideos(HttpAdapter):
         resp = self.send(
             "GET",
             self._url(f"videos/{seg(external_id)}"),
-            allow=(404, 501),
+            allow=(400, 404, 501),
         )
         hint = self._poll_hint(resp)
+        if resp.status_code == 400:
+            # new-api says "no such task" with a 400 and {"code": "task_not_exist"}.
+            if _code_of(resp) == "task_not_exist":
+                resp.close()
+                raise pb.NotFound("The provider does not know this job.")
+            message = summarize(resp, self.config.api_key)
+            resp.close()
+            raise pb.PermanentError(message)
         if resp.status_code in (404, 501):
             if _not_implemented(resp):
                 resp.close()
@@ -289,7 +326,19 @@ class OpenAIVideos(HttpAdapter):
             create=True,
             headers=headers,
             json={"prompt": job.prompt},
+            allow=(400, 404),
         )
+        if resp.status_code == 404 or (
+            resp.status_code == 400 and _code_of(resp) == "task_not_exist"
+        ):
+            resp.close()
+            raise pb.NotFound(
+                "The provider no longer has the original video, so it cannot be remixed."
+            )
+        if resp.status_code == 400:
+            message = summarize(resp, self.config.api_key)
+            resp.close()
+            raise pb.PermanentError(message)
         return self._submitted(resp)
 
     def cancel(self, external_id: str, handles: dict) -> None:

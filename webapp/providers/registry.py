@@ -10,7 +10,9 @@ from . import base as pb
 from .fal import FalQueue
 from .gemini import GeminiAPI
 from .openai_videos import OpenAIVideos
+from .openrouter import OpenRouterVideos
 from .replicate import ReplicatePredictions
+from .vertex import VertexVeo
 
 
 @dataclass(frozen=True)
@@ -30,12 +32,22 @@ KINDS: dict[str, Kind] = {
     "openai": Kind(
         "OpenAI Videos API (gateways: new-api, LiteLLM, relays)", OpenAIVideos, "", "/v1", "bearer"
     ),
+    "openrouter": Kind(
+        "OpenRouter video API", OpenRouterVideos, "https://openrouter.ai", "/api/v1", "bearer"
+    ),
     "fal": Kind("fal.ai queue", FalQueue, "https://queue.fal.run", "", "bearer"),
     "replicate": Kind(
         "Replicate predictions", ReplicatePredictions, "https://api.replicate.com", "/v1", "bearer"
     ),
+    "vertex": Kind(
+        "Veo on Vertex AI (service account)",
+        VertexVeo,
+        "https://us-central1-aiplatform.googleapis.com",
+        "/v1",
+        "bearer",
+    ),
     "gemini": Kind(
-        "Google Gemini API (Veo, Gemini image)",
+        "Google Gemini API (Gemini image; Veo where still served)",
         GeminiAPI,
         "https://generativelanguage.googleapis.com",
         "/v1beta",

@@ -28,7 +28,7 @@ EXTRA_OPTIONS = ("watermark", "hd", "private", "n")
 # A provider may read only variables named like an upstream credential, and never one of
 # the server's own secrets: an admin could otherwise send SECRET_KEY or the database
 # password to a URL of their choosing with "Test connection".
-_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}_(KEY|TOKEN)$")
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}_(KEY|TOKEN|CREDENTIALS|KEY_FILE)$")
 _ENV_FORBIDDEN = ("SECRET_KEY", "FLASK_", "AWS_", "REELAY_ARCHIVE", "DATABASE", "PG", "TEST_")
 
 
@@ -258,104 +258,3 @@ def test_connection(provider: Provider) -> pb.CheckResult:
         return adapter_for(provider).check()
     except pb.ProviderError as exc:
         return pb.CheckResult(ok=False, reachable=False, authenticated=None, message=exc.message)
-
-
-SIMULATOR_VIDEO_MODELS = {
-    "sora_video2": {
-        "upstream": "sora-2",
-        "label": "Sora 2 · standard (16:9)",
-        "size": "1280x720",
-        "aspect_ratio": "16:9",
-        "seconds": 10,
-    },
-    "sora_video2-landscape": {
-        "upstream": "sora-2",
-        "label": "Sora 2 · landscape",
-        "size": "1280x720",
-        "aspect_ratio": "16:9",
-        "seconds": 10,
-    },
-    "sora_video2-portrait": {
-        "upstream": "sora-2",
-        "label": "Sora 2 · portrait",
-        "size": "720x1280",
-        "aspect_ratio": "9:16",
-        "seconds": 10,
-    },
-}
-
-SIMULATOR_GEMINI_MODELS = {
-    "veo-3.1": {
-        "upstream": "veo-3.1-generate-preview",
-        "label": "Veo 3.1",
-        "size": "1280x720",
-        "aspect_ratio": "16:9",
-        "seconds": 8,
-        "seconds_options": [4, 6, 8],
-    },
-    "gemini-2.5-flash-imagen": {
-        "upstream": "gemini-3.1-flash-image",
-        "label": "Gemini image",
-        "media_type": "IMAGE",
-        "size": "1024x1024",
-        "aspect_ratio": "1:1",
-    },
-    "gemini-2.5-flash-imagen-edit": {
-        "upstream": "gemini-3.1-flash-image",
-        "label": "Gemini image edit (needs a reference image)",
-        "media_type": "IMAGE",
-        "size": "1024x1024",
-        "aspect_ratio": "1:1",
-        "requires_image": True,
-    },
-}
-
-
-def seed_simulator(url: str) -> list[Provider]:
-    """Register the built-in simulator (OpenAI-Videos and Gemini flavours) as the default
-    providers, unless providers exist already. Idempotent: ``make run`` calls it each time."""
-    if db.session.scalar(select(Provider.id).limit(1)):
-        rows = all_providers()
-        for row in rows:  # follow a changed simulator port
-            if (row.settings or {}).get("simulator"):
-                row.base_url = url.rstrip("/")
-        db.session.commit()
-        return rows
-    rows = [
-        save_provider(
-            {
-                "name": "Simulator (OpenAI Videos)",
-                "kind": "openai",
-                "base_url": url,
-                "path_prefix": "/v1",
-                "auth_style": "bearer",
-                "key_env": "REELAY_SIM_KEY",
-                "model_map": SIMULATOR_VIDEO_MODELS,
-                "sizes": ["1280x720", "720x1280", "1024x1024"],
-                "seconds_options": [4, 8, 10, 12],
-                "extra_options": ["watermark", "hd", "private"],
-                "settings": {"simulator": True},
-                "price_per_second": 0.10,
-                "max_rps": 50,
-                "priority": 10,
-            }
-        ),
-        save_provider(
-            {
-                "name": "Simulator (Gemini)",
-                "kind": "gemini",
-                "base_url": url,
-                "path_prefix": "/v1beta",
-                "auth_style": "raw",
-                "key_env": "REELAY_SIM_KEY",
-                "model_map": SIMULATOR_GEMINI_MODELS,
-                "sizes": ["1280x720", "720x1280", "1024x1024"],
-                "seconds_options": [4, 6, 8],
-                "settings": {"simulator": True},
-                "price_per_second": 0.15,
-                "max_rps": 50,
-                "priority": 20,
-            }
-        ),
-    ]
-    return rows

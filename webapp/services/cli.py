@@ -13,7 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 from ..domain.validation import ValidationError
 from ..extensions import db
 from ..models import Provider
-from . import catalog, poller
+from . import catalog, poller, sim_seed
 
 providers_cli = AppGroup("providers", help="Configure upstream providers.")
 poller_cli = AppGroup("poller", help="Run the task poller.")
@@ -120,7 +120,7 @@ def test(provider_id):
 @click.option("--url", default=None, help="the simulator's base URL")
 def seed_simulator(url):
     """Register the built-in simulator as the default provider (no-op when providers exist)."""
-    rows = catalog.seed_simulator(url or current_app.config["SIMULATOR_URL"])
+    rows = sim_seed.seed(url or current_app.config["SIMULATOR_URL"])
     click.echo(f"{len(rows)} provider(s) configured")
 
 

@@ -317,6 +317,7 @@ def _archive(snap, lease, store, adapter, status, already: dict) -> Outcome:
         archived=archived if (renewed or not already) else None,
         expires_at=status.expires_at,
         note=note,
+        cost=status.cost,
     )
 
 

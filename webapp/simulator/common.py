@@ -72,13 +72,18 @@ def apply_fault(op: str, protocol: str, error_body):
         status = int(kind)
     except ValueError:
         status = 500
-    body, status = error_body(
-        status, "Simulated failure." if status != 429 else "Rate limit reached; slow down."
-    )
+    retry_after = float(f.get("retry_after", 2))
+    message = "Simulated failure." if status != 429 else "Rate limit reached; slow down."
+    try:
+        body, status = error_body(status, message, retry_after=retry_after)
+    except TypeError:  # an error shape that carries no retry hint in its body
+        body, status = error_body(status, message)
     resp = jsonify(body)
     resp.status_code = status
     if status == 429:
-        resp.headers["Retry-After"] = str(int(f.get("retry_after", 2)))
+        resp.headers["Retry-After"] = str(int(retry_after))
+        if protocol == "openai":  # the SDK prefers the millisecond header
+            resp.headers["retry-after-ms"] = str(int(retry_after * 1000))
     return resp
 
 

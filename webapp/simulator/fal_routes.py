@@ -1,8 +1,10 @@
 """The fal.ai queue shape, under /fal (the real host is queue.fal.run).
 
-Like fal, a failed request still reports COMPLETED on its status URL; the failure only
-shows on the result fetch (422 ``{"detail": [...]}`` for content policy, 500 with
-``error_type`` for runner crashes, both with ``X-Fal-Error-Type``).
+Like fal, a failed request still reports COMPLETED on its status URL, with ``error`` and
+``error_type``; the result fetch replays the failure (422 ``{"detail": [...]}`` for
+content policy, 503 with ``error_type`` for a runner that went away, both with
+``X-Fal-Error-Type``). Status is 202 while queued or running, 200 when completed; logs
+are filled only for ``?logs=1|true``.
 """
 
 from __future__ import annotations
@@ -108,12 +110,31 @@ def status(owner, app, rid):
     if word == "IN_QUEUE":
         body["queue_position"] = 0
     else:
-        body["logs"] = (
-            [{"message": "Generating...", "level": "INFO"}] if request.args.get("logs") else []
-        )
+        wanted = request.args.get("logs", "").lower() in ("1", "true")
+        body["logs"] = _logs(job) if wanted else None
+        body["metrics"] = {}
     if word == "COMPLETED":
         body["metrics"] = {"inference_time": job.run_s}
+        if phase == "failed":
+            kind, message = _failure_kind(job)
+            body.update(error=message, error_type=kind)
     return jsonify(body), 200 if word == "COMPLETED" else 202
+
+
+def _logs(job) -> list[dict]:
+    from datetime import UTC, datetime
+
+    at = datetime.fromtimestamp(job.created + job.queue_s, UTC).isoformat().replace("+00:00", "Z")
+    return [{"message": "Generating...", "level": "INFO", "source": "USER", "timestamp": at}]
+
+
+def _failure_kind(job) -> tuple[str, str]:
+    if job.fail_kind == "policy":
+        return "content_policy_violation", (
+            "The content could not be processed because it contained material "
+            "flagged by a content checker."
+        )
+    return "runner_disconnected", "The runner disconnected before finishing the request."
 
 
 @bp.get("/<owner>/<app>/requests/<rid>")
@@ -135,25 +156,32 @@ def result(owner, app, rid):
     ext = "png" if job.media == "image" else "mp4"
     url = f"{base_url()}/files/{rid}/output.{ext}"
     if job.media == "image":
+        from .media import dims
+
+        w, h = dims(job.size)
         image = {"url": url, "content_type": "image/png", "file_name": "output.png"}
-        return jsonify({"images": [{**image, "width": 1024, "height": 1024}], "seed": 42})
+        return jsonify(
+            {
+                "images": [{**image, "width": w, "height": h}],
+                "seed": 42,
+                "timings": {"inference": job.run_s},
+                "has_nsfw_concepts": [False],
+                "prompt": job.prompt,
+            }
+        )
     video = {"url": url, "content_type": "video/mp4", "file_name": "output.mp4"}
     return jsonify({"video": {**video, "file_size": cached_size(job)}})
 
 
 def _failure(job):
-    if job.fail_kind == "policy":
-        msg = (
-            "The content could not be processed because it contained material "
-            "flagged by a content checker."
-        )
-        item = {"loc": ["body", "prompt"], "msg": msg, "type": "content_policy_violation"}
-        resp, kind = jsonify({"detail": [item]}), "content_policy_violation"
+    kind, message = _failure_kind(job)
+    if kind == "content_policy_violation":
+        item = {"loc": ["body", "prompt"], "msg": message, "type": kind}
+        resp = jsonify({"detail": [item]})
         resp.status_code = 422
     else:
-        kind = "runner_disconnected"
-        resp = jsonify({"detail": "Internal server error", "error_type": kind})
-        resp.status_code = 500
+        resp = jsonify({"detail": message, "error_type": kind})
+        resp.status_code = 503  # runner_* errors are 503 (fal's request-errors page)
     resp.headers["X-Fal-Error-Type"] = kind
     return resp
 

@@ -21,23 +21,60 @@ STATUS_WORDS = {
 }
 
 
-def error(status, message):
-    return {
-        "error": {"code": status, "message": message, "status": STATUS_WORDS.get(status, "UNKNOWN")}
-    }, status
+IMAGE_MODELS = {"gemini-2.5-flash-image", "gemini-3.1-flash-image", "gemini-3-pro-image-preview"}
+VEO_MODELS = {"veo-3.1-generate-preview", "veo-3.0-generate-001"}
 
 
-def fail(status, message):
-    body, status = error(status, message)
+def error(status, message, retry_after=None, details=None):
+    body = {"code": status, "message": message, "status": STATUS_WORDS.get(status, "UNKNOWN")}
+    if status == 429 and retry_after is not None:
+        details = [
+            {
+                "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                "retryDelay": f"{int(retry_after)}s",
+            },
+            *(details or []),
+        ]
+    if details:
+        body["details"] = details
+    return {"error": body}, status
+
+
+def fail(status, message, **kw):
+    body, status = error(status, message, **kw)
     return jsonify(body), status
+
+
+def _version() -> str:
+    return request.path.split("/")[1]
 
 
 @bp.before_request
 def _auth():
+    """A bad key is HTTP 400 INVALID_ARGUMENT with reason API_KEY_INVALID, not a 401."""
     key = request.headers.get("x-goog-api-key") or request.args.get("key")
     if not key_ok(key):
-        return fail(401, "API key not valid. Please pass a valid API key.")
+        return fail(
+            400,
+            "API key not valid. Please pass a valid API key.",
+            details=[
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_INVALID",
+                    "domain": "googleapis.com",
+                    "metadata": {"service": "generativelanguage.googleapis.com"},
+                }
+            ],
+        )
     return None
+
+
+def _unknown_model(model: str, method: str):
+    return fail(
+        404,
+        f"models/{model} is not found for API version {_version()}, or is not supported for "
+        f"{method}. Call ListModels to see the list of available models and their supported methods.",
+    )
 
 
 @bp.get("/models")
@@ -45,8 +82,12 @@ def models():
     return jsonify(
         {
             "models": [
-                {"name": "models/veo-3.1-generate-preview"},
-                {"name": "models/gemini-3.1-flash-image"},
+                {"name": f"models/{m}", "supportedGenerationMethods": ["generateContent"]}
+                for m in sorted(IMAGE_MODELS)
+            ]
+            + [
+                {"name": f"models/{m}", "supportedGenerationMethods": ["predictLongRunning"]}
+                for m in sorted(VEO_MODELS)
             ]
         }
     )
@@ -58,6 +99,8 @@ def predict(model):
     denied, drop_after = guard("create", "gemini", error)
     if denied is not None:
         return denied
+    if model not in VEO_MODELS:
+        return _unknown_model(model, "predictLongRunning")
     data = request.get_json(silent=True) or {}
     instances = data.get("instances") or [{}]
     prompt = (instances[0] or {}).get("prompt")
@@ -176,6 +219,8 @@ def generate(model):
     denied, drop_after = guard("create", "gemini", error)
     if denied is not None:
         return denied
+    if model not in IMAGE_MODELS:
+        return _unknown_model(model, "generateContent")
     data = request.get_json(silent=True) or {}
     parts = ((data.get("contents") or [{}])[0] or {}).get("parts") or []
     prompt = next((p.get("text") for p in parts if isinstance(p, dict) and p.get("text")), None)

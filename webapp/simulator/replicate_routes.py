@@ -2,15 +2,24 @@
 
 Outputs are served by the simulator (``/files/...``, token required like
 replicate.delivery) and disappear after EXPIRE_SECONDS: ``output`` turns null and
-``data_removed`` true, as Replicate does after its one-hour retention.
+``data_removed`` true, as Replicate does after its one-hour retention. With
+``REPLICATE_DATA_OUTPUTS`` on, outputs are ``data:`` URLs instead (the official client
+wraps only https: and data: outputs as files, and the simulator speaks plain http).
+``Prefer: wait[=n]`` holds a create until the prediction ends or n seconds pass (n ≤ 60),
+then answers whatever state it is in, reporting one still running as ``starting``.
+422s carry ``invalid_fields``.
 """
 
 from __future__ import annotations
 
+import base64
+import re
+import time
 from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request
 
+from . import media
 from .common import base_url, drop_connection, guard, key_ok, latency, state
 
 bp = Blueprint("sim_replicate", __name__, url_prefix="/v1")
@@ -29,8 +38,21 @@ def error(status, message):
     return {"title": "Error", "detail": message, "status": status}, status
 
 
-def _problem(status, title, detail):
-    return jsonify({"title": title, "detail": detail, "status": status}), status
+def _problem(status, title, detail, invalid=None):
+    body = {"title": title, "detail": detail, "status": status}
+    if invalid is not None:
+        body["invalid_fields"] = invalid
+    return jsonify(body), status
+
+
+def _invalid(field: str, kind: str, description: str):
+    """Replicate's input-validation 422 (error_422_input_validation.json)."""
+    return _problem(
+        422,
+        "Input validation failed",
+        f"- {field}: {description}\n",
+        [{"type": kind, "field": field, "description": description}],
+    )
 
 
 def _auth():
@@ -70,16 +92,51 @@ def prediction(job) -> dict:
     if phase in ("completed", "failed"):
         body["metrics"] = {"predict_time": job.run_s, "total_time": job.queue_s + job.run_s}
     if phase == "completed" and not expired:
-        if job.media == "image":
-            body["output"] = [f"{base_url()}/files/{job.id}/out-0.png"]
-        else:
-            body["output"] = f"{base_url()}/files/{job.id}/output.mp4"
+        body["output"] = _output(job)
     if phase == "failed":
         body["error"] = (
             "NSFW content detected. Try running it again, or try a different prompt."
             if job.fail_kind == "policy"
             else "Prediction failed: CUDA error: an illegal memory access was encountered"
         )
+    return body
+
+
+def _output(job):
+    if st_config("REPLICATE_DATA_OUTPUTS"):
+        if job.media == "image":
+            png = media.image_png(job.prompt, job.size)
+            return ["data:image/png;base64," + base64.b64encode(png).decode()]
+        mp4 = media.video_assets(job.prompt, job.size, job.seconds)["video"]
+        return "data:video/mp4;base64," + base64.b64encode(mp4).decode()
+    if job.media == "image":
+        return [f"{base_url()}/files/{job.id}/out-0.png"]
+    return f"{base_url()}/files/{job.id}/output.mp4"
+
+
+def st_config(key):
+    return state().config.get(key)
+
+
+_WAIT = re.compile(r"\s*wait(?:\s*=\s*(\d+))?\s*$")
+
+
+def _wait_seconds() -> float | None:
+    match = _WAIT.match(request.headers.get("Prefer", ""))
+    if not match:
+        return None
+    return float(min(max(int(match.group(1) or 60), 1), 60))
+
+
+def _hold(job, seconds: float) -> dict:
+    """``Prefer: wait``: hold until the prediction ends or the wait runs out."""
+    st = state()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and job.phase(st.now())[0] in ("queued", "in_progress"):
+        time.sleep(0.05)
+    body = prediction(job)
+    if body["status"] == "processing":
+        body["status"] = "starting"  # what Replicate reports when the wait is exceeded
     return body
 
 
@@ -103,19 +160,19 @@ def _create(model):
         return denied
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not isinstance(data.get("input"), dict):
-        return _problem(422, "Invalid request", "input is required")
+        return _invalid("input", "required", "input is required")
     version = data.get("version")
     if model is None:
         if not isinstance(version, str) or not version:
-            return _problem(422, "Invalid request", "version is required")
+            return _invalid("version", "required", "version is required")
         model = version.split(":")[0] if "/" in version else "unknown/unknown"
     inp = data["input"]
     if not isinstance(inp.get("prompt"), str) or not inp["prompt"]:
-        return _problem(422, "Input validation failed", "- input: prompt is required")
+        return _invalid("input", "required", "prompt is required")
     try:
         seconds = int(inp.get("duration") or 5)
     except (TypeError, ValueError):
-        return _problem(422, "Input validation failed", "- input.duration: must be an integer")
+        return _invalid("input.duration", "type", "Invalid type. Expected: integer, given: string")
     low = model.lower()
     job = st.create(
         "replicate",
@@ -129,8 +186,8 @@ def _create(model):
     job.extra.update(input=inp, version=version.split(":")[-1] if version else "hidden")
     if drop_after:
         return drop_connection()
-    # ``Prefer: wait`` is accepted but not honoured: the prediction is returned at once.
-    return jsonify(prediction(job)), 201
+    wait = _wait_seconds()
+    return jsonify(prediction(job) if wait is None else _hold(job, wait)), 201
 
 
 def _job(pid):

@@ -18,17 +18,7 @@ DEFAULTS = {
     "EXPIRE_SECONDS": 3600.0,  # after completion, content/URLs are gone
     "STATUS_LATENCY_MS": 0,  # sleep on each status read (benchmarks)
     "POLL_AFTER_MS": None,  # OpenAI ``openai-poll-after-ms`` header when set
-    "OPENAI_QUIRKS": False,  # new-api-like OpenAI responses
-    "ALLOWED_SECONDS": ["4", "6", "8", "10", "12", "15", "16", "20"],  # OpenAI ``seconds``
-    "ALLOWED_SIZES": [  # OpenAI ``size``
-        "720x1280",
-        "1280x720",
-        "1024x1792",
-        "1792x1024",
-        "1024x1024",
-        "1920x1080",
-        "1080x1920",
-    ],
+    "REPLICATE_DATA_OUTPUTS": False,  # Replicate outputs as data: URLs (the client's FileOutput)
 }
 
 
@@ -237,6 +227,9 @@ class State:
 def _new_id(protocol: str) -> str:
     if protocol == "openai":
         return "video_" + uuid.uuid4().hex
+    if protocol == "openrouter":
+        alnum = uuid.uuid4().hex[:20]
+        return f"gen-vid-{int(time.time())}-{alnum}"
     if protocol == "replicate":
         return uuid.uuid4().hex[:26]
     if protocol == "gemini":
