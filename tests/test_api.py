@@ -200,7 +200,7 @@ def test_openapi_document_lists_every_route(client):
     assert doc["openapi"].startswith("3.")
     for path in (
         "/api/video/tasks",
-        "/api/video/tasks/{videoId}",
+        "/api/video/tasks/{video_id}",
         "/v1/videos",
         "/v1/videos/{video_id}/content",
         "/v1/videos/query",

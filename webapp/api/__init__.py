@@ -4,9 +4,9 @@ from flask import Flask
 
 
 def register_api(app: Flask) -> None:
-    from . import compat, openai_videos, openapi
+    from . import compat, openai_videos, spec
 
     # The gateway query routes (/v1/videos/query) must win over /v1/videos/<id>.
     app.register_blueprint(compat.bp)
     app.register_blueprint(openai_videos.bp)
-    app.register_blueprint(openapi.bp)
+    spec.register(app)  # /api/openapi.json, generated from the models in schemas.py

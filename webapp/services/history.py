@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from ..domain import statuses as st
 from ..extensions import db
@@ -252,3 +252,32 @@ def filter_choices(user: User | None) -> dict:
         "models": models,
         "providers": providers,
     }
+
+
+def video_page(user: User, after: str | None, limit: int, order: str) -> tuple[list, bool]:
+    """The OpenAI list: the user's videos (never images) in creation order, a cursor
+    page after the video ``after``; returns (tasks, has_more). An unknown cursor is a
+    LookupError."""
+    stmt = select(VideoTask).where(VideoTask.user_id == user.id, VideoTask.media_type == st.VIDEO)
+    if after:
+        cursor = db.session.scalar(
+            select(VideoTask).where(VideoTask.video_id == after, VideoTask.user_id == user.id)
+        )
+        if cursor is None:
+            raise LookupError(after)
+        older = or_(
+            VideoTask.created_at < cursor.created_at,
+            and_(VideoTask.created_at == cursor.created_at, VideoTask.id < cursor.id),
+        )
+        newer = or_(
+            VideoTask.created_at > cursor.created_at,
+            and_(VideoTask.created_at == cursor.created_at, VideoTask.id > cursor.id),
+        )
+        stmt = stmt.where(older if order == "desc" else newer)
+    cols = (
+        (VideoTask.created_at.desc(), VideoTask.id.desc())
+        if order == "desc"
+        else (VideoTask.created_at, VideoTask.id)
+    )
+    rows = list(db.session.scalars(stmt.order_by(*cols).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit

@@ -62,6 +62,7 @@ class NewTask:
     image: bytes | None = None
     options: dict = field(default_factory=dict)
     idempotency_key: str | None = None
+    api_model: str | None = None  # the model name an API client asked for (echoed back)
 
 
 def new_video_id() -> str:
@@ -233,6 +234,7 @@ def create(user: User, req: NewTask, *, submit: bool = True) -> tuple[VideoTask,
         seconds,
         options,
         hashlib.sha256(image).hexdigest() if image else None,
+        req.api_model,
     )
     existing = _replay(user, key, rhash)
     if existing is not None:
@@ -247,7 +249,7 @@ def create(user: User, req: NewTask, *, submit: bool = True) -> tuple[VideoTask,
         aspect_ratio=aspect,
         seconds=seconds,
         media_type=offer.spec.media_type,
-        options=options,
+        options={**options, "api_model": req.api_model} if req.api_model else options,
         status=st.QUEUED,
         progress=0,
         upstream_data={},
@@ -513,14 +515,17 @@ def refreshed_at(task: VideoTask) -> str | None:
     return (task.upstream_data or {}).get("refreshed_at")
 
 
-def delete(user: User, video_id: str) -> None:
+def delete(user: User, video_id: str) -> bool:
     """Remove a task and its archived files (OpenAI's DELETE). Its upstream job is
     handed to the ledger first, which stops (and deletes) it at the provider: inside
     this request when it can, else by the poller's sweep; a create still in flight is
-    stopped the moment it answers."""
+    stopped the moment it answers. Returns True when the provider can neither delete
+    nor cancel a job (new-api, LiteLLM, relays), so its copy stays there."""
     task = get_for_user(user, video_id)
     if task is None:
         raise TaskError("Task not found.", "not_found", 404)
+    caps = catalog.capabilities(task.provider) if task.provider is not None else frozenset()
+    kept = bool(task.external_task_id) and not caps & {pb.CAP_DELETE, pb.CAP_CANCEL}
     store = archive.store()
     keys = [entry["key"] for entry in (task.archive or {}).values() if isinstance(entry, dict)]
     if task.reference_image_key:
@@ -550,3 +555,4 @@ def delete(user: User, video_id: str) -> None:
             )
         )
     orphans.clean_now(sorted(set(ledger)))
+    return kept

@@ -104,11 +104,14 @@ def predict(ver, project, location, model):
     storage = params.get("storageUri")
     if storage is not None and not (isinstance(storage, str) and storage.startswith("gs://")):
         return fail(400, "storageUri must be a gs:// location.")
+    count = params.get("sampleCount", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 4:
+        return fail(400, "sampleCount must be between 1 and 4.")
     size = "720x1280" if ratio == "9:16" else "1280x720"
     job = st.create(
         "vertex", model, prompt, size, int(seconds), request.headers.get("Idempotency-Key")
     )
-    job.extra.update(storage=storage, project=project, location=location)
+    job.extra.update(storage=storage, project=project, location=location, samples=count)
     if drop_after:
         return drop_connection()
     name = f"projects/{project}/locations/{location}/publishers/google/models/{model}/operations/{job.id}"
@@ -158,16 +161,20 @@ def fetch(ver, project, location, model):
             ],
         )
     else:
-        response.update(raiMediaFilteredCount=0, videos=[_video(job)])
+        count = job.extra.get("samples", 1)
+        response.update(raiMediaFilteredCount=0, videos=[_video(job, i) for i in range(count)])
     return jsonify({"name": name, "done": True, "response": response})
 
 
-def _video(job) -> dict:
-    storage = job.extra.get("storage")
-    if storage:
-        bucket, _, prefix = storage[5:].partition("/")
-        path = f"{prefix.rstrip('/') + '/' if prefix else ''}{job.id}/sample_0.mp4"
-        return {"gcsUri": f"gs://{bucket}/{path}", "mimeType": "video/mp4"}
+def _gcs_uri(job, index: int) -> str:
+    bucket, _, prefix = job.extra["storage"][5:].partition("/")
+    path = f"{prefix.rstrip('/') + '/' if prefix else ''}{job.id}/sample_{index}.mp4"
+    return f"gs://{bucket}/{path}"
+
+
+def _video(job, index: int = 0) -> dict:
+    if job.extra.get("storage"):
+        return {"gcsUri": _gcs_uri(job, index), "mimeType": "video/mp4"}
     data = media.video_assets(job.prompt, job.size, job.seconds)["video"]
     return {"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": "video/mp4"}
 
@@ -183,7 +190,12 @@ def storage(bucket, obj):
         return denied
     job_id = obj.rstrip("/").split("/")[-2] if obj.count("/") >= 1 else ""
     job = st.get(job_id)
-    if job is None or job.protocol != "vertex" or request.args.get("alt") != "media":
+    written = (
+        {_gcs_uri(job, i) for i in range(job.extra.get("samples", 1))}
+        if job is not None and job.protocol == "vertex" and job.extra.get("storage")
+        else set()
+    )
+    if f"gs://{bucket}/{obj}" not in written or request.args.get("alt") != "media":
         return fail(404, f"No such object: {bucket}/{obj}")
     if st.is_expired(job) or job.phase(st.now())[0] != "completed":
         return fail(404, f"No such object: {bucket}/{obj}")
