@@ -114,3 +114,69 @@ def test_task_page_offers_only_what_the_provider_can_do(sim_app):
     not_remixable = factories.task(sim_app, uid, provider_id=fal_id)
     assert "Remix this video" in client.get(f"/tasks/{remixable}").get_data(as_text=True)
     assert "Remix this video" not in client.get(f"/tasks/{not_remixable}").get_data(as_text=True)
+
+
+def _admin_client(app):
+    client = app.test_client()
+    client.post(
+        "/auth/register",
+        data={"email": "ada@example.com", "password": "correct horse", "confirm": "correct horse"},
+    )
+    return client
+
+
+def test_sync_models_copies_what_openrouter_lists_into_the_model_map(sim_app, sim):
+    """The admin's "Sync models" reads OpenRouter's /videos/models: the form then offers
+    only the durations and sizes the model takes, and a create asking for another is
+    refused before anything is sent."""
+    client = _admin_client(sim_app)
+    with sim_app.app_context():
+        pid = db.session.scalar(select(Provider.id).where(Provider.kind == "openrouter"))
+        other = db.session.scalar(select(Provider.id).where(Provider.kind == "openai"))
+        # a mapped model the list does not know keeps its settings
+        p = db.session.get(Provider, pid)
+        p.model_map = {**p.model_map, "or-sora": {"upstream": "openai/sora-2", "seconds": 4}}
+        db.session.commit()
+    page = client.get("/admin/providers").get_data(as_text=True)
+    assert f"/admin/providers/{pid}/sync-models" in page
+    assert f"/admin/providers/{other}/sync-models" not in page  # OpenAI-Videos lists no models
+    html = client.post(f"/admin/providers/{pid}/sync-models", headers={"HX-Request": "true"})
+    text = html.get_data(as_text=True)
+    assert html.status_code == 200 and "openrouter/veo-3.1" in text and "or-sora" in text
+    with sim_app.app_context():
+        entry = db.session.get(Provider, pid).model_map
+    assert entry["openrouter/veo-3.1"]["seconds_options"] == [4, 6, 8]
+    assert entry["or-sora"]["seconds_options"] == [4, 8, 12]
+    assert entry["or-sora"]["sizes"] == ["1280x720", "720x1280"]
+    assert entry["or-sora"]["image_input"] is True
+    uid = user(sim_app)
+    with sim_app.app_context():
+        from webapp.domain.validation import ValidationError
+        from webapp.models import User
+        from webapp.services import tasks
+
+        u = db.session.get(User, uid)
+        try:
+            tasks.create(u, tasks.NewTask(prompt="a boat", model="or-sora", seconds=6))
+        except ValidationError as exc:
+            assert exc.code == "invalid_seconds" and "4, 8, 12" in exc.errors["seconds"]
+        else:
+            raise AssertionError("a duration the model does not take was accepted")
+    assert sim.stats()["created_total"] == 0
+
+
+def test_sync_models_cli_and_unreachable_provider(sim_app, sim):
+    with sim_app.app_context():
+        pid = db.session.scalar(select(Provider.id).where(Provider.kind == "openrouter"))
+        plain = db.session.scalar(select(Provider.id).where(Provider.kind == "openai"))
+    r = _cli(sim_app, "sync-models", str(pid))
+    assert r.exit_code == 0 and "updated: openrouter/veo-3.1" in r.output
+    assert "openai/sora-2" in r.output  # offered upstream but not mapped
+    r = _cli(sim_app, "sync-models", str(plain))
+    assert r.exit_code != 0 and "do not list their models" in r.output
+    down = factories.provider(
+        sim_app, name="Down", kind="openrouter", base_url="http://127.0.0.1:9"
+    )
+    client = _admin_client(sim_app)
+    html = client.post(f"/admin/providers/{down}/sync-models").get_data(as_text=True)
+    assert "Could not read the models" in html

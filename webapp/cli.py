@@ -44,10 +44,8 @@ def approve(email: str) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from .services.cli import poller_cli, providers_cli
+
     app.cli.add_command(users_cli)
-    try:
-        from .services.cli import poller_cli, providers_cli
-    except ImportError:  # pragma: no cover - added by the provider work
-        return
     app.cli.add_command(providers_cli)
     app.cli.add_command(poller_cli)

@@ -1,5 +1,6 @@
 """fal queue API (providers.md §2): stored URLs used verbatim, failure only visible on the
-result fetch, the key never sent to the CDN."""
+result fetch, the key never sent to the CDN. Every recorded payload of payloads/fal/ is also
+fed to the adapter by test_payloads.py."""
 
 from __future__ import annotations
 
@@ -85,15 +86,22 @@ def test_submit_without_request_id_is_ambiguous(rsps, fal):
     ("payload", "state", "position"),
     [
         ({"status": "IN_QUEUE", "request_id": RID, "queue_position": 0}, pb.QUEUED, 0),
-        ({"status": "IN_PROGRESS", "request_id": RID, "logs": []}, pb.IN_PROGRESS, None),
+        (
+            {"status": "IN_PROGRESS", "request_id": RID, "logs": [], "queue_position": None},
+            pb.IN_PROGRESS,
+            None,
+        ),
     ],
 )
 def test_status_uses_the_stored_status_url(rsps, fal, payload, state, position):
-    rsps.get(f"{REQ}/status", json=payload)
+    rsps.get(f"{REQ}/status", status=202, json={**CREATE, **payload})  # 202 until complete
     status = fal.status(RID, HANDLES)
     assert status.state == state
     assert status.queue_position == position
     assert status.progress is None
+    assert status.raw_status == payload["status"]
+    assert rsps.calls[0].request.url == HANDLES["status_url"]
+    assert rsps.calls[0].request.headers["Authorization"] == f"Key {KEY}"
 
 
 def test_completed_fetches_the_result(rsps, fal):
@@ -109,6 +117,8 @@ def test_completed_fetches_the_result(rsps, fal):
     assert status.state == pb.COMPLETED
     assert status.result_urls == {"video": CDN}
     assert status.progress == 100
+    assert rsps.calls[1].request.url == HANDLES["response_url"]
+    assert rsps.calls[1].request.headers["Authorization"] == f"Key {KEY}"
 
 
 def test_completed_image_model_result(rsps, fal):
@@ -117,14 +127,19 @@ def test_completed_image_model_result(rsps, fal):
     assert fal.status(RID, HANDLES).result_urls == {"video": "https://v3.fal.media/files/x.png"}
 
 
-def test_failure_is_only_visible_on_the_result_fetch(rsps, fal):
+@pytest.mark.parametrize("error_type", [None, "image_too_small"])
+def test_failure_is_only_visible_on_the_result_fetch(rsps, fal, error_type):
     rsps.get(f"{REQ}/status", json={"status": "COMPLETED", "logs": []})
     detail = [{"loc": ["body", "image_url"], "msg": "Image too small. " * 30, "type": "value"}]
-    rsps.get(REQ, status=422, json={"detail": detail})
+    headers = {"X-Fal-Error-Type": error_type} if error_type else {}
+    rsps.get(REQ, status=422, json={"detail": detail}, headers=headers)
     status = fal.status(RID, HANDLES)
     assert status.state == pb.FAILED
+    assert status.raw_status == "COMPLETED"
+    assert status.error_code == (error_type or "generation_failed")
     assert status.error_message.startswith("Image too small.")
     assert len(status.error_message) <= 160
+    assert "loc" not in status.error_message and "{" not in status.error_message
 
 
 def test_result_5xx_with_fal_error_type_is_failed(rsps, fal):
@@ -154,6 +169,7 @@ def test_string_error_on_status_is_failed(rsps, fal):
     )
     status = fal.status(RID, HANDLES)
     assert status.state == pb.FAILED
+    assert status.error_code == "runner"
     assert status.error_message == "runner disconnected"
 
 
@@ -167,8 +183,11 @@ def test_download_streams_from_the_cdn_without_the_key(rsps, fal, session):
     rsps.get(CDN, body=MP4, content_type="video/mp4")
     download = fal.download(RID, HANDLES)
     assert b"".join(download.chunks) == MP4
+    assert download.content_type == "video/mp4"
     cdn_call = rsps.calls[-1].request
+    assert cdn_call.url == CDN
     assert "Authorization" not in cdn_call.headers
+    assert KEY not in json.dumps(dict(cdn_call.headers))
     assert rsps.calls[0].request.headers["Authorization"] == f"Key {KEY}"
     assert session.calls[-1]["stream"] is True
 
@@ -184,6 +203,8 @@ def test_cancel_puts_the_stored_cancel_url(rsps, fal):
     rsps.put(f"{REQ}/cancel", status=202, json={"status": "CANCELLATION_REQUESTED"})
     fal.cancel(RID, HANDLES)
     assert rsps.calls[0].request.method == "PUT"
+    assert rsps.calls[0].request.url == HANDLES["cancel_url"]
+    assert rsps.calls[0].request.headers["Authorization"] == f"Key {KEY}"
 
 
 def test_cancel_already_completed_is_quiet(rsps, fal):

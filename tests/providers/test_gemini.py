@@ -1,5 +1,6 @@
 """Gemini API (providers.md §1): Veo long-running operations, RAI filtering, authenticated
-download with manual redirects, synchronous image generation."""
+download with manual redirects, synchronous image generation. Every recorded payload of
+payloads/gemini/ is also fed to the adapter by test_payloads.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from webapp.providers import base as pb
 from webapp.providers.base import Job
 from webapp.providers.http import utcnow
 
-from .conftest import GEMINI, KEY, MP4, PNG
+from .conftest import GEMINI, KEY, MP4, PNG, load_payload, serve
 
 MODEL = "veo-3.1-generate-preview"
 OP = f"models/{MODEL}/operations/abc123xyz"
@@ -59,7 +60,7 @@ def test_predict_long_running_request(rsps, gemini):
     )
     submitted = gemini.submit(job)
     assert submitted.external_id == OP
-    assert submitted.status.state in (pb.QUEUED, pb.IN_PROGRESS)
+    assert submitted.status.state == pb.QUEUED
     assert submitted.handles == {}
     sent = json.loads(rsps.calls[0].request.body)
     assert sent["instances"] == [
@@ -79,11 +80,13 @@ def test_predict_long_running_request(rsps, gemini):
     assert "key=" not in rsps.calls[0].request.url
 
 
-def test_operation_not_done_is_in_progress(rsps, gemini):
-    rsps.get(f"{GEMINI}/{OP}", json={"name": OP, "metadata": {}})
+@pytest.mark.parametrize("op", [{"name": OP, "metadata": {}}, {"name": OP, "done": False}])
+def test_operation_not_done_is_in_progress(rsps, gemini, op):
+    rsps.get(f"{GEMINI}/{OP}", json=op)
     status = gemini.status(OP, {})
     assert status.state == pb.IN_PROGRESS
     assert status.progress is None
+    assert rsps.calls[0].request.headers["x-goog-api-key"] == KEY
 
 
 def test_done_with_error_is_failed_with_short_reason(rsps, gemini):
@@ -91,6 +94,7 @@ def test_done_with_error_is_failed_with_short_reason(rsps, gemini):
     rsps.get(f"{GEMINI}/{OP}", json={"name": OP, "done": True, "error": error})
     status = gemini.status(OP, {})
     assert status.state == pb.FAILED
+    assert status.error_code == "INVALID"  # the canonical status, not the number
     assert status.error_message.startswith("Invalid argument: bad")
     assert len(status.error_message) <= 200
 
@@ -99,6 +103,7 @@ def test_done_with_samples_is_completed_for_two_days(rsps, gemini):
     rsps.get(f"{GEMINI}/{OP}", json=DONE)
     status = gemini.status(OP, {})
     assert status.state == pb.COMPLETED
+    assert status.progress == 100
     assert status.result_urls == {"video": URI}
     assert abs(status.expires_at - (utcnow() + timedelta(days=2))) < timedelta(minutes=1)
 
@@ -135,10 +140,29 @@ def test_download_sends_the_key_to_google_only_and_follows_redirects(rsps, gemin
     download = gemini.download(OP, {})
     assert b"".join(download.chunks) == MP4
     first, second = rsps.calls[1].request, rsps.calls[2].request
+    assert first.url == URI
     assert first.headers["x-goog-api-key"] == KEY
+    assert second.url == foreign
     assert "x-goog-api-key" not in second.headers
+    assert "Authorization" not in second.headers
+    assert KEY not in json.dumps(dict(second.headers))
     assert all(c.get("stream") for c in session.calls[1:])
     assert all(c.get("allow_redirects") is False for c in session.calls[1:])
+
+
+def test_veo_inline_video_bytes_download_without_a_request(rsps, gemini):
+    """A finished operation may carry the video inline (video.encodedVideo, mime in
+    video.encoding): it is completed, and the download is those bytes, fetched from nowhere.
+    (payloads/gemini/veo_operation_done_encoded_200.json, from google-genai's
+    _Video_from_mldev.)"""
+    recorded = load_payload("gemini/veo_operation_done_encoded_200.json")
+    name = recorded["body"]["name"]
+    video = recorded["body"]["response"]["generateVideoResponse"]["generatedSamples"][0]["video"]
+    serve(rsps, "GET", f"{GEMINI}/{name}", recorded)
+    download = gemini.download(name, {})
+    assert b"".join(download.chunks) == base64.b64decode(video["encodedVideo"])
+    assert download.content_type == video["encoding"]
+    assert len(rsps.calls) == 1  # the operation only
 
 
 def test_download_gone_is_content_expired(rsps, gemini):
@@ -174,10 +198,13 @@ def test_image_generate_content_is_synchronous(rsps, gemini):
         model="gemini-3.1-flash-image", prompt="a robot", media_type="IMAGE", aspect_ratio="16:9"
     )
     submitted = gemini.submit(job)
+    assert isinstance(submitted, pb.Submitted)
     assert submitted.external_id == "resp-1"
     assert submitted.status.state == pb.COMPLETED
     assert submitted.inline_results == {"image": (PNG, "image/png")}
+    assert rsps.calls[0].request.headers["x-goog-api-key"] == KEY
     sent = json.loads(rsps.calls[0].request.body)
+    assert sent["contents"][0]["parts"][0] == {"text": "a robot"}
     assert sent["generationConfig"]["responseModalities"] == ["IMAGE"]
     assert sent["generationConfig"]["imageConfig"] == {"aspectRatio": "16:9"}
 
@@ -201,6 +228,7 @@ def test_image_blocked_prompt_is_permanent(rsps, gemini):
     with pytest.raises(pb.PermanentError) as info:
         gemini.submit(Job(model="m", prompt="p", media_type="IMAGE"))
     assert "prohibited content" in info.value.message
+    assert not isinstance(info.value, pb.AmbiguousError)
 
 
 def test_no_cancel_and_check(rsps, gemini):

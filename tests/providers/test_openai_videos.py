@@ -1,5 +1,6 @@
-"""OpenAI-Videos-shaped gateways (new-api, LiteLLM, Sora relays): recorded payloads from
-upstream.md §1 and providers.md §5, including the quirky ones."""
+"""OpenAI-Videos-shaped gateways (new-api, LiteLLM, Sora relays): the adapter's requests and
+its behaviour around the payloads of upstream.md §1 and providers.md §5. Every recorded
+payload of payloads/openai/ is also fed to the adapter by test_payloads.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from webapp.providers import base as pb
 from webapp.providers.base import Job
 from webapp.providers.http import CHUNK, utcnow
 
-from .conftest import GW, KEY, MP4, PNG
+from .conftest import GW, KEY, MP4, PNG, ts
 
 VIDEOS = f"{GW}/v1/videos"
 JOB = Job(model="sora-2", prompt="a red fox in snow", seconds=8, size="1280x720")
@@ -94,6 +95,8 @@ def test_submit_json_with_string_seconds_and_idempotency_key(rsps, openai):
     assert submitted.status.state == pb.QUEUED
     assert submitted.status.poll_after == 2.5
     assert submitted.handles == {}
+    assert rsps.calls[0].request.headers["Content-Type"] == "application/json"
+    assert isinstance(json.loads(rsps.calls[0].request.body)["seconds"], str)
 
 
 def test_options_pass_through_only_when_configured(rsps, make):
@@ -114,39 +117,57 @@ def test_no_idempotency_key_without_client_ref(rsps, openai):
     rsps.post(VIDEOS, json=NEWAPI_CREATE)
     openai.submit(JOB)
     assert "Idempotency-Key" not in rsps.calls[0].request.headers
+    # Without seconds or size, neither is sent (the upstream's defaults apply).
+    openai.submit(Job(model="sora-2", prompt="p"))
+    assert "Idempotency-Key" not in rsps.calls[1].request.headers
+    assert json.loads(rsps.calls[1].request.body) == {"prompt": "p", "model": "sora-2"}
 
 
 def test_reference_image_is_multipart_input_reference(rsps, openai):
     rsps.post(VIDEOS, json=NEWAPI_CREATE)
-    openai.submit(Job(**{**JOB.__dict__, "reference_image": PNG, "reference_mime": "image/png"}))
+    job = {**JOB.__dict__, "reference_image": PNG, "reference_mime": "image/png"}
+    openai.submit(Job(**{**job, "client_ref": "vid_multi"}))
     req = rsps.calls[0].request
-    assert req.headers["Content-Type"].startswith("multipart/form-data")
+    assert req.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    assert req.headers["Idempotency-Key"] == "vid_multi"
     body = req.body
     assert b'name="input_reference"; filename="reference.png"' in body
     assert b"Content-Type: image/png" in body
     assert PNG in body
-    assert b'name="seconds"\r\n\r\n8' in body
+    assert b'name="seconds"\r\n\r\n8\r\n' in body
+    assert b'name="prompt"\r\n\r\na red fox in snow\r\n' in body
+    assert b'name="model"\r\n\r\nsora-2\r\n' in body
+    assert b'name="size"\r\n\r\n1280x720\r\n' in body
 
 
 def test_raw_auth_style_and_sora_prefix(rsps, make):
-    adapter = make("openai", GW, "/sora/v1", auth_style="raw")
+    adapter = make("openai", GW + "/", "/sora/v1", auth_style="raw")  # trailing slash too
     rsps.post(
         f"{GW}/sora/v1/videos",
         json=NEWAPI_CREATE,
         match=[matchers.header_matcher({"Authorization": KEY})],
     )
     assert adapter.submit(JOB).external_id == "task_abc"
+    assert rsps.calls[0].request.url == f"{GW}/sora/v1/videos"
 
 
 def test_create_with_only_task_id(rsps, openai):
-    rsps.post(VIDEOS, json={"task_id": "task_only", "status": "submitted"})
+    rsps.post(
+        VIDEOS,
+        json={"task_id": "task_only", "status": "submitted"},
+        headers={"openai-poll-after-ms": "2500"},
+    )
     submitted = openai.submit(JOB)
     assert submitted.external_id == "task_only"
     assert submitted.status.state == pb.QUEUED
+    assert submitted.status.poll_after == 2.5
 
 
-def test_create_200_without_any_id_is_ambiguous(rsps, openai):
-    rsps.post(VIDEOS, json={"object": "video", "status": "queued"})
+@pytest.mark.parametrize(
+    "answer", [{"object": "video", "status": "queued"}, {"id": ""}, {"id": 42}]
+)
+def test_create_200_without_any_id_is_ambiguous(rsps, openai, answer):
+    rsps.post(VIDEOS, json=answer)
     with pytest.raises(pb.AmbiguousError):
         openai.submit(JOB)
 
@@ -160,12 +181,17 @@ def test_litellm_veo_create_says_processing(rsps, openai):
 
 
 def test_official_video_object(rsps, openai):
-    rsps.get(f"{VIDEOS}/v1", json=OPENAI_VIDEO)
+    video = dict(OPENAI_VIDEO, expires_at=1758945085, unknown_future_field={"nested": [1, 2]})
+    rsps.get(f"{VIDEOS}/v1", json=video)
     status = openai.status("v1", {})
     assert status.state == pb.IN_PROGRESS
     assert status.progress == 33
     assert status.raw_status == "in_progress"
+    assert status.expires_at == ts(1758945085)
+    assert status.error_code is None
     assert status.error_message is None and status.result_urls == {}
+    assert status.poll_after is None
+    assert rsps.calls[0].request.headers["Authorization"] == f"Bearer {KEY}"
 
 
 def test_newapi_completed_metadata_url_ms_timestamps_empty_error(rsps, openai):
@@ -174,7 +200,8 @@ def test_newapi_completed_metadata_url_ms_timestamps_empty_error(rsps, openai):
     assert status.state == pb.COMPLETED
     assert status.progress == 100
     assert status.result_urls == {"video": NEWAPI_DONE["metadata"]["url"]}
-    assert status.error_message is None
+    # the empty error object of a completed task is not surfaced
+    assert status.error_code is None and status.error_message is None
 
 
 @pytest.mark.parametrize(
@@ -201,13 +228,26 @@ def test_newapi_completed_metadata_url_ms_timestamps_empty_error(rsps, openai):
         ("error", pb.FAILED),
         ("cancelled", pb.CANCELLED),
         ("canceled", pb.CANCELLED),
+        # new-api's TaskDto words, seen on its OpenAI route too
+        ("SUBMITTED", pb.QUEUED),
+        ("IN_PROGRESS", pb.IN_PROGRESS),
+        ("FAILURE", pb.FAILED),
+        ("warming_up", pb.QUEUED),
+        ("", pb.QUEUED),
     ],
 )
 def test_status_synonyms(rsps, openai, word, state):
     rsps.get(f"{VIDEOS}/v1", json={"id": "v1", "status": word})
     status = openai.status("v1", {})
     assert status.state == state
-    assert status.raw_status == word
+    assert status.raw_status == (word or None)
+
+
+def test_missing_status_is_queued(rsps, openai):
+    rsps.get(f"{VIDEOS}/task_1", json={"id": "task_1", "object": "video"})
+    status = openai.status("task_1", {})
+    assert status.state == pb.QUEUED
+    assert status.raw_status is None
 
 
 @pytest.mark.parametrize(
@@ -225,6 +265,13 @@ def test_progress_shapes(rsps, openai, progress, expected):
 def test_missing_progress_key_is_none(rsps, openai):
     rsps.get(f"{VIDEOS}/v1", json={"id": "v1", "status": "processing"})
     assert openai.status("v1", {}).progress is None
+
+
+@pytest.mark.parametrize("upstream_progress", [0, 40, "90%", None])
+def test_completed_always_reports_progress_100(rsps, openai, upstream_progress):
+    body = dict(OPENAI_VIDEO, status="completed", progress=upstream_progress)
+    rsps.get(f"{VIDEOS}/v1", json=body)
+    assert openai.status("v1", {}).progress == 100
 
 
 @pytest.mark.parametrize("stamp", [1764350690, 1764350690000])
@@ -256,10 +303,19 @@ def test_failed_with_error_object(rsps, openai):
 
 
 def test_failed_with_error_string(rsps, openai):
-    rsps.get(f"{VIDEOS}/v1", json={"id": "v1", "status": "failed", "error": "upstream timeout"})
+    body = {"id": "v1", "status": "failed", "error": "upstream   returned\nerror"}
+    rsps.get(f"{VIDEOS}/v1", json=body)
     status = openai.status("v1", {})
     assert status.state == pb.FAILED
-    assert status.error_message == "upstream timeout"
+    assert status.error_code is None
+    assert status.error_message == "upstream returned error"  # one line, spaces collapsed
+
+
+def test_failed_without_error_uses_fail_reason_or_a_default(rsps, openai):
+    rsps.get(f"{VIDEOS}/a", json={"task_id": "a", "status": "FAILURE", "fail_reason": "quota"})
+    rsps.get(f"{VIDEOS}/b", json=dict(OPENAI_VIDEO, status="failed"))
+    assert openai.status("a", {}).error_message == "quota"
+    assert openai.status("b", {}).error_message
 
 
 def test_long_failure_reason_is_short(rsps, openai):
@@ -330,28 +386,36 @@ def test_download_streams_in_64k_chunks(rsps, openai, session):
         f"{VIDEOS}/v1/content",
         body=MP4,
         content_type="video/mp4",
-        match=[matchers.header_matcher({"Authorization": f"Bearer {KEY}"})],
+        headers={"Content-Length": str(len(MP4))},
+        match=[
+            matchers.header_matcher(
+                {"Authorization": f"Bearer {KEY}", "Accept": "application/binary"}
+            )
+        ],
     )
     download = openai.download("v1", {})
     assert session.calls[-1]["stream"] is True
     assert download.content_type == "video/mp4"
+    assert download.length == len(MP4)
     first = next(download.chunks)  # lazily: one chunk at a time
     assert len(first) == CHUNK
     rest = list(download.chunks)
-    assert all(len(c) <= CHUNK for c in rest)
+    assert rest and all(len(c) <= CHUNK for c in rest)
     assert first + b"".join(rest) == MP4
     download.release()
+    assert "variant" not in rsps.calls[0].request.url
 
 
 def test_download_variant_thumbnail(rsps, openai):
     rsps.get(
         f"{VIDEOS}/v1/content",
         body=b"RIFFwebp",
-        content_type="image/webp",
+        content_type="image/webp; charset=binary",
         match=[matchers.query_param_matcher({"variant": "thumbnail"})],
     )
     download = openai.download("v1", {}, "thumbnail")
     assert b"".join(download.chunks) == b"RIFFwebp"
+    assert download.content_type == "image/webp"
 
 
 @pytest.mark.parametrize("code", [404, 410])
@@ -360,6 +424,7 @@ def test_download_after_expiry_is_content_expired(rsps, openai, code):
     with pytest.raises(pb.ContentExpired) as info:
         openai.download("v1", {})
     assert "no longer available" in info.value.message
+    assert info.value.code == "content_expired"
 
 
 def test_download_with_known_past_expiry_skips_the_request(rsps, openai):
@@ -414,10 +479,12 @@ def test_list_jobs_matches_prompt_model_since(rsps, openai):
     since = datetime(2025, 9, 27, 2, 0, 0)
     old = dict(OPENAI_VIDEO, id="old", created_at=int(since.timestamp()) - 600, status="queued")
     other = dict(OPENAI_VIDEO, id="other", prompt="something else", created_at=1758941485)
-    mine = dict(OPENAI_VIDEO, id="mine", created_at=1758941485000)  # ms
+    other_model = dict(OPENAI_VIDEO, id="other_model", model="sora-2-pro", created_at=1758941485)
+    # new-api's task_id alias and millisecond timestamps
+    mine = dict(OPENAI_VIDEO, id=None, task_id="mine", created_at=1758941485000)
     rsps.get(
         VIDEOS,
-        json=_listing(other, mine, old),
+        json=_listing(other, other_model, mine, old),
         match=[matchers.query_param_matcher({"order": "desc", "limit": "100"})],
     )
     [found] = listed_matching(openai, JOB, since)
@@ -447,6 +514,7 @@ def test_check_ok_creates_nothing(rsps, openai):
     result = openai.check()
     assert (result.ok, result.reachable, result.authenticated) == (True, True, True)
     assert all(c.request.method == "GET" for c in rsps.calls)
+    assert KEY not in result.message
 
 
 def test_check_auth_refused(rsps, openai):
@@ -466,6 +534,13 @@ def test_check_without_list_falls_back_to_models(rsps, openai):
 def test_check_405_and_no_models_is_reachable_auth_unknown(rsps, openai):
     rsps.get(VIDEOS, status=405)
     rsps.get(f"{GW}/v1/models", status=404)
+    result = openai.check()
+    assert (result.ok, result.reachable, result.authenticated) == (True, True, None)
+
+
+def test_check_404_and_models_failing_is_reachable_auth_unknown(rsps, openai):
+    rsps.get(VIDEOS, status=404, json={"error": {"message": "Invalid URL (GET /v1/videos)"}})
+    rsps.get(f"{GW}/v1/models", status=500)
     result = openai.check()
     assert (result.ok, result.reachable, result.authenticated) == (True, True, None)
 

@@ -6,8 +6,10 @@ from webapp.providers import base as pb
 from webapp.providers.fal import FalQueue
 from webapp.providers.gemini import GeminiAPI
 from webapp.providers.openai_videos import OpenAIVideos
+from webapp.providers.openrouter import OpenRouterVideos
 from webapp.providers.registry import KINDS, build
 from webapp.providers.replicate import ReplicatePredictions
+from webapp.providers.vertex import VertexVeo
 
 from .conftest import config
 
@@ -23,19 +25,21 @@ def test_kinds_and_defaults():
         assert kind.label and kind.default_auth in ("bearer", "raw")
 
 
-@pytest.mark.parametrize(
-    ("kind", "cls", "caps"),
-    [
-        (
-            "openai",
-            OpenAIVideos,
-            {"remix", "delete", "list", "image_input", "thumbnail", "spritesheet"},
-        ),
-        ("fal", FalQueue, {"cancel", "image_input"}),
-        ("replicate", ReplicatePredictions, {"cancel", "list", "image_input"}),
-        ("gemini", GeminiAPI, {"image_input"}),
-    ],
-)
+BUILT = [
+    (
+        "openai",
+        OpenAIVideos,
+        {"remix", "delete", "list", "image_input", "thumbnail", "spritesheet"},
+    ),
+    ("fal", FalQueue, {"cancel", "image_input"}),
+    ("replicate", ReplicatePredictions, {"cancel", "list", "image_input"}),
+    ("gemini", GeminiAPI, {"image_input"}),
+    ("openrouter", OpenRouterVideos, {"image_input"}),
+    ("vertex", VertexVeo, {"image_input"}),
+]
+
+
+@pytest.mark.parametrize(("kind", "cls", "caps"), BUILT)
 def test_build_each_kind(session, kind, cls, caps):
     adapter = build(config(kind, "https://x.example"), session)
     assert isinstance(adapter, cls)
@@ -43,6 +47,11 @@ def test_build_each_kind(session, kind, cls, caps):
     assert adapter.session is session
 
 
+def test_every_kind_is_built():
+    assert set(KINDS) == {kind for kind, _cls, _caps in BUILT}
+
+
 def test_unknown_kind(session):
-    with pytest.raises(pb.PermanentError):
-        build(config("runway", "https://x.example"), session)
+    for kind in ("runway", "midjourney"):
+        with pytest.raises(pb.PermanentError):
+            build(config(kind, "https://x.example"), session)

@@ -1,5 +1,6 @@
 """Replicate predictions (providers.md §3): model route vs versioned route, Cancel-After,
-status words incl. ``aborted``, output string or list, one-hour expiry."""
+status words incl. ``aborted``, output string or list, one-hour expiry. Every recorded payload
+of payloads/replicate/ is also fed to the adapter by test_payloads.py."""
 
 from __future__ import annotations
 
@@ -98,6 +99,8 @@ def test_status_words(rsps, replicate, word, state):
     assert status.state == state
     assert status.raw_status == word
     assert status.progress in (None, 100)
+    if word == "failed":
+        assert status.error_message == "CUDA out of memory"
 
 
 @pytest.mark.parametrize("output", [OUT, [OUT], [OUT, "https://replicate.delivery/x/2.mp4"]])
@@ -106,13 +109,15 @@ def test_output_string_or_list_and_one_hour_expiry(rsps, replicate, output):
         PREDICTION,
         status="succeeded",
         output=output,
-        completed_at="2026-10-01T16:21:00.000000Z",
+        completed_at="2026-10-01T16:21:00.123456Z",
         metrics={"predict_time": 80.1},
     )
     rsps.get(HANDLES["get"], json=body)
     status = replicate.status(PID, HANDLES)
+    assert status.state == pb.COMPLETED
+    assert status.progress == 100
     assert status.result_urls == {"video": OUT}
-    assert status.expires_at == datetime(2026, 10, 1, 17, 21, 0)
+    assert status.expires_at == datetime(2026, 10, 1, 17, 21, 0, 123456)
 
 
 def test_failed_reason_is_short(rsps, replicate):
@@ -151,6 +156,7 @@ def test_data_removed_is_content_expired(rsps, replicate):
     )
     with pytest.raises(pb.ContentExpired):
         replicate.download(PID, HANDLES)
+    assert len(rsps.calls) == 1  # no file request for an output that is gone
 
 
 def test_output_file_gone_is_content_expired(rsps, replicate):
@@ -175,6 +181,7 @@ def test_rate_limit_detail_body(rsps, replicate):
 def test_cancel_posts_urls_cancel(rsps, replicate):
     rsps.post(HANDLES["cancel"], json=dict(PREDICTION, status="canceled"))
     replicate.cancel(PID, HANDLES)
+    assert rsps.calls[0].request.url == HANDLES["cancel"]
     rsps.post(f"{REPLICATE}/predictions/other/cancel", json=PREDICTION)
     replicate.cancel("other", {})
     assert [c.request.method for c in rsps.calls] == ["POST", "POST"]
@@ -183,9 +190,12 @@ def test_cancel_posts_urls_cancel(rsps, replicate):
 def test_list_jobs_from_the_list(rsps, replicate):
     older = dict(PREDICTION, id="older", created_at="2026-10-01T15:00:00Z")
     other = dict(PREDICTION, id="other", input={"prompt": "something else"})
-    rsps.get(f"{REPLICATE}/predictions", json={"results": [other, PREDICTION, older]})
+    mine = dict(PREDICTION, status="processing")
+    listing = {"next": None, "previous": None, "results": [other, mine, older]}
+    rsps.get(f"{REPLICATE}/predictions", json=listing)
     [found] = listed_matching(replicate, JOB, datetime(2026, 10, 1, 16, 0, 0))
     assert found.external_id == PID
+    assert found.status.state == pb.IN_PROGRESS
     assert found.handles == HANDLES
 
 

@@ -4,7 +4,11 @@ A provider's ``model_map`` entry looks like::
 
     {"upstream": "sora-2", "media_type": "VIDEO", "size": "720x1280",
      "aspect_ratio": "9:16", "seconds": 10, "label": "Sora 2 · portrait",
-     "sizes": [...], "seconds_options": [...], "requires_image": false}
+     "sizes": [...], "seconds_options": [...], "requires_image": false,
+     "image_input": true}
+
+``image_input: false`` (set by syncing OpenRouter's model list) refuses a reference
+image for that model even where the provider takes images for others.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class ModelSpec:
     sizes: tuple[str, ...]
     seconds_options: tuple[int, ...]
     requires_image: bool = False
+    accepts_image: bool = True
 
 
 def model_spec(name: str, entry: dict, sizes: list, seconds_options: list) -> ModelSpec:
@@ -43,6 +48,7 @@ def model_spec(name: str, entry: dict, sizes: list, seconds_options: list) -> Mo
             int(s) for s in (entry.get("seconds_options") or seconds_options or ())
         ),
         requires_image=bool(entry.get("requires_image")),
+        accepts_image=entry.get("image_input") is not False,
     )
 
 

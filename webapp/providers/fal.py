@@ -140,6 +140,13 @@ class FalQueue(HttpAdapter):
             code = resp.status_code
             resp.close()
             raise pb.TransientError(f"The provider is having trouble (HTTP {code}).")
+        if resp.status_code == 400 and not (
+            resp.headers.get("X-Fal-Error-Type") or _body_error_type(resp)
+        ):
+            # The queue's documented answer while a request "has not been completed" (the
+            # status said COMPLETED a moment early): look again, it is not a failure.
+            resp.close()
+            return pb.UpstreamStatus(state=pb.IN_PROGRESS, raw_status="COMPLETED")
         if resp.status_code >= 400:
             message = summarize(resp, self.config.api_key)
             code = resp.headers.get("X-Fal-Error-Type") or _body_error_type(resp)

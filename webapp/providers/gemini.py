@@ -129,20 +129,12 @@ class GeminiAPI(HttpAdapter):
                 raw_status="error",
             )
         gvr = ((data.get("response") or {}).get("generateVideoResponse")) or {}
-        samples = gvr.get("generatedSamples") or []
-        uri = next(
-            (
-                ((s or {}).get("video") or {}).get("uri")
-                for s in samples
-                if ((s or {}).get("video") or {}).get("uri")
-            ),
-            None,
-        )
-        if uri:
+        video = _first_video(gvr)
+        if video is not None:
             return pb.UpstreamStatus(
                 state=pb.COMPLETED,
                 progress=100,
-                result_urls={"video": uri},
+                result_urls={"video": video["uri"]} if video.get("uri") else {},
                 expires_at=utcnow() + RETENTION,
                 raw_status="done",
             )
@@ -176,12 +168,21 @@ class GeminiAPI(HttpAdapter):
     def download(self, external_id: str, handles: dict, variant: str = "video") -> pb.Download:
         if variant != "video":
             raise pb.NotFound(f"The Gemini API has no {variant}.")
-        status = self.status(external_id, handles)
-        uri = status.result_urls.get("video")
+        data = json_of(self.send("GET", f"{self.root}/{name_path(external_id)}"))
+        status = self._parse_operation(data)
         if status.state in (pb.QUEUED, pb.IN_PROGRESS):
             raise pb.NotFound("The video is not ready yet.")
-        if status.state != pb.COMPLETED or not uri:
+        video = _first_video(((data.get("response") or {}).get("generateVideoResponse")) or {})
+        if status.state != pb.COMPLETED or video is None:
             raise pb.ContentExpired("The Gemini API no longer has this video.")
+        if video.get("encodedVideo"):  # inline bytes (google-genai reads them as video_bytes)
+            try:
+                raw = base64.b64decode(video["encodedVideo"], validate=True)
+            except ValueError:
+                raise pb.TransientError("The Gemini API sent unreadable video bytes.") from None
+            mime = video.get("encoding") or video.get("mimeType") or "video/mp4"
+            return pb.Download(chunks=iter([raw]), content_type=str(mime), length=len(raw))
+        uri = video["uri"]
         try:
             resp = self.send("GET", uri, stream=True)
         except pb.NotFound as exc:
@@ -214,3 +215,13 @@ class GeminiAPI(HttpAdapter):
         except pb.ProviderError as exc:
             return pb.CheckResult(False, False, None, exc.message)
         return pb.CheckResult(True, True, True, "Reachable and the API key was accepted.")
+
+
+def _first_video(gvr: dict) -> dict | None:
+    """The first generated sample with a video: a file ``uri`` or inline
+    ``encodedVideo`` bytes (both are what google-genai's ``_Video_from_mldev`` reads)."""
+    for sample in gvr.get("generatedSamples") or []:
+        video = (sample or {}).get("video") if isinstance(sample, dict) else None
+        if isinstance(video, dict) and (video.get("uri") or video.get("encodedVideo")):
+            return video
+    return None

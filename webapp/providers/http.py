@@ -124,7 +124,7 @@ def retry_after(resp: requests.Response) -> float | None:
             pass
     value = resp.headers.get("Retry-After")
     if not value:
-        return None
+        return _retry_info(resp)
     try:
         return max(float(value), 0)
     except ValueError:
@@ -136,6 +136,25 @@ def retry_after(resp: requests.Response) -> float | None:
         return max((when - datetime.now(UTC)).total_seconds(), 0)
     except (TypeError, ValueError):
         return None
+
+
+def _retry_info(resp: requests.Response) -> float | None:
+    """Google's hint in the body: ``error.details[]`` of type ``google.rpc.RetryInfo``
+    with ``retryDelay: "47s"``."""
+    if resp.status_code < 400:
+        return None
+    try:
+        details = (resp.json().get("error") or {}).get("details") or []
+    except (ValueError, AttributeError):
+        return None
+    for d in details if isinstance(details, list) else []:
+        if isinstance(d, dict) and str(d.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            delay = str(d.get("retryDelay") or "")
+            try:
+                return max(float(delay.removesuffix("s")), 0)
+            except ValueError:
+                return None
+    return None
 
 
 def seg(value: str) -> str:
@@ -177,11 +196,18 @@ def _detail_text(detail) -> str:
 
 def summarize(resp: requests.Response, secret: str | None = None) -> str:
     """A short, safe sentence from an upstream error body: never the raw body."""
-    text = ""
     try:
         data = resp.json()
     except ValueError:
         data = None
+    text = clean_message(_error_text(data), secret)
+    return text or f"The provider rejected the request (HTTP {resp.status_code})."
+
+
+def _error_text(data, depth: int = 0) -> str:
+    """The message of an error body. Gateways (new-api) pass the upstream's whole JSON
+    error on as their message: unwrap it, so only the inner message is shown."""
+    text = ""
     if isinstance(data, dict):
         err = data.get("error")
         if isinstance(err, dict):
@@ -191,8 +217,15 @@ def summarize(resp: requests.Response, secret: str | None = None) -> str:
         text = (
             text or _detail_text(data.get("detail")) or data.get("message") or data.get("msg") or ""
         )
-    text = clean_message(text, secret)
-    return text or f"The provider rejected the request (HTTP {resp.status_code})."
+    text = text if isinstance(text, str) else ""
+    stripped = text.strip()
+    if depth < 3 and stripped.startswith("{") and stripped.endswith("}"):
+        try:
+            inner = json.loads(stripped)
+        except ValueError:
+            return text
+        return _error_text(inner, depth + 1) or ""
+    return text
 
 
 def request(

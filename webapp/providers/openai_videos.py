@@ -144,6 +144,9 @@ def parse_task_dto(
         }[TASK_WORDS[raw]]
     status = parse_video(data, poll_after, secret)
     status.raw_status = raw[:40] or status.raw_status
+    inner = data.get("data")  # the upstream's own video object, stored as it came
+    if status.expires_at is None and isinstance(inner, dict) and inner.get("expires_at"):
+        status.expires_at = parse_video(inner, poll_after, secret).expires_at
     return status
 
 

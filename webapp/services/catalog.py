@@ -258,3 +258,33 @@ def test_connection(provider: Provider) -> pb.CheckResult:
         return adapter_for(provider).check()
     except pb.ProviderError as exc:
         return pb.CheckResult(ok=False, reachable=False, authenticated=None, message=exc.message)
+
+
+def can_sync_models(provider: Provider) -> bool:
+    return hasattr(KINDS[provider.kind].adapter, "models") if provider.kind in KINDS else False
+
+
+def sync_models(provider: Provider) -> tuple[list[str], list[str]]:
+    """Copy what the provider says each mapped model takes (durations, sizes, aspect
+    ratios; OpenRouter's ``/videos/models``) into the model map, so the form offers
+    only those and a create asking for anything else is refused before it is sent.
+    Returns (the models updated, the upstream models offered but not mapped)."""
+    listed = {m.id: m for m in adapter_for(provider).models()}
+    updated = []
+    model_map = {name: dict(entry or {}) for name, entry in (provider.model_map or {}).items()}
+    for name, entry in model_map.items():
+        info = listed.get(entry.get("upstream") or name)
+        if info is None:
+            continue
+        if info.durations:
+            entry["seconds_options"] = list(info.durations)
+        if info.sizes:
+            entry["sizes"] = list(info.sizes)
+        if info.aspect_ratios:
+            entry["aspect_ratios"] = list(info.aspect_ratios)
+        entry["image_input"] = "first_frame" in info.frame_images
+        updated.append(name)
+    provider.model_map = model_map
+    db.session.commit()
+    mapped = {e.get("upstream") or n for n, e in model_map.items()}
+    return updated, sorted(set(listed) - mapped)

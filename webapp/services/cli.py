@@ -13,6 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 from ..domain.validation import ValidationError
 from ..extensions import db
 from ..models import Provider
+from ..providers import base as pb
 from . import catalog, poller, sim_seed
 
 providers_cli = AppGroup("providers", help="Configure upstream providers.")
@@ -114,6 +115,25 @@ def test(provider_id):
     click.echo(("OK: " if result.ok else "FAILED: ") + result.message)
     if not result.ok:
         raise SystemExit(1)
+
+
+@providers_cli.command("sync-models")
+@click.argument("provider_id", type=int)
+def sync_models(provider_id):
+    """Copy each mapped model's durations, sizes and image input from the provider's
+    model list (OpenRouter) into its model map."""
+    p = db.session.get(Provider, provider_id)
+    if p is None:
+        raise click.ClickException("no such provider")
+    if not catalog.can_sync_models(p):
+        raise click.ClickException(f"{p.kind} providers do not list their models")
+    try:
+        updated, unmapped = catalog.sync_models(p)
+    except pb.ProviderError as exc:
+        raise click.ClickException(f"could not read the models: {exc.message}") from None
+    click.echo(f"updated: {', '.join(updated) or 'none'}")
+    if unmapped:
+        click.echo(f"offered but not mapped: {', '.join(unmapped)}")
 
 
 @providers_cli.command("seed-simulator")

@@ -143,9 +143,9 @@ def _validate(req: NewTask):
         )
     image = mime = None
     if req.image:
-        if pb.CAP_IMAGE_INPUT not in catalog.capabilities(offer.provider):
+        if not spec.accepts_image or pb.CAP_IMAGE_INPUT not in catalog.capabilities(offer.provider):
             raise ValidationError(
-                {"reference_image": "This provider does not accept reference images."},
+                {"reference_image": "This model does not accept reference images."},
                 "image_not_supported",
             )
         image, mime = check_image(req.image, current_app.config["MAX_IMAGE_BYTES"])

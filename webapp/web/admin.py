@@ -11,6 +11,7 @@ from ..extensions import db
 from ..htmx_utils import render
 from ..models import Provider, User
 from ..models.users import ROLE_ADMIN, ROLE_USER
+from ..providers import base as pb
 from ..services import accounts, catalog, history, recovery, signup, stats
 from .auth import admin_required
 from .forms import EmptyForm, InviteForm, SignupPolicyForm
@@ -197,6 +198,7 @@ def providers():
         form=EmptyForm(),
         key_set=catalog.api_key,
         caps=catalog.capabilities,
+        can_sync=catalog.can_sync_models,
     )
 
 
@@ -269,6 +271,21 @@ def provider_toggle(provider_id: int):
 def provider_test(provider_id: int):
     provider = db.session.get(Provider, provider_id) or abort(404)
     result = catalog.test_connection(provider)
+    return render_template("admin/_provider_check.html", provider=provider, result=result)
+
+
+@bp.post("/providers/<int:provider_id>/sync-models")
+def provider_sync_models(provider_id: int):
+    provider = db.session.get(Provider, provider_id) or abort(404)
+    try:
+        updated, unmapped = catalog.sync_models(provider)
+    except pb.ProviderError as exc:
+        result = pb.CheckResult(False, False, None, f"Could not read the models: {exc.message}")
+    else:
+        note = f"Updated {', '.join(updated) or 'no mapped model'} from the provider's list."
+        if unmapped:
+            note += f" Also offered, not mapped: {', '.join(unmapped[:8])}."
+        result = pb.CheckResult(True, True, True, note)
     return render_template("admin/_provider_check.html", provider=provider, result=result)
 
 
