@@ -269,7 +269,12 @@ def request(
             )
         message = summarize(resp, config.api_key)
         if status in (401, 403) or (status == 400 and _says_bad_key(resp)):
-            raise pb.AuthError(f"The provider refused the credentials (HTTP {status}).")
+            # Keep the provider's own words (scrubbed): "Exhausted balance" tells an
+            # admin more than "refused".
+            said = message.rstrip(".")
+            said = said if len(said) <= 100 else said[:99].rstrip() + "…"
+            said = "" if message.startswith("The provider rejected") else f": {said}"
+            raise pb.AuthError(f"The provider refused the credentials (HTTP {status}){said}.")
         if status in (404, 410):
             raise pb.NotFound(message)
         raise pb.PermanentError(message)

@@ -23,6 +23,7 @@ from google.auth.transport import Response as AuthResponse
 from google.oauth2 import service_account
 
 from . import base as pb
+from .gemini import RESOLUTION
 from .http import HttpAdapter, clean_message, json_of, name_path, stream_download
 
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
@@ -132,6 +133,8 @@ class VertexVeo(HttpAdapter):
             params["durationSeconds"] = int(job.seconds)
         if job.aspect_ratio in ("16:9", "9:16"):
             params["aspectRatio"] = job.aspect_ratio
+        if job.size in RESOLUTION:
+            params["resolution"] = RESOLUTION[job.size]
         if self.config.extra.get("storage_uri"):
             params["storageUri"] = str(self.config.extra["storage_uri"])
         if "generate_audio" in self.config.extra:

@@ -101,13 +101,17 @@ def predict(ver, project, location, model):
     ratio = params.get("aspectRatio", "16:9")
     if ratio not in ("16:9", "9:16"):
         return fail(400, "aspectRatio must be 16:9 or 9:16.")
+    resolution = params.get("resolution", "720p")
+    if resolution not in ("720p", "1080p"):
+        return fail(400, "resolution must be 720p or 1080p.")
     storage = params.get("storageUri")
     if storage is not None and not (isinstance(storage, str) and storage.startswith("gs://")):
         return fail(400, "storageUri must be a gs:// location.")
     count = params.get("sampleCount", 1)
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 4:
         return fail(400, "sampleCount must be between 1 and 4.")
-    size = "720x1280" if ratio == "9:16" else "1280x720"
+    w, h = (1920, 1080) if resolution == "1080p" else (1280, 720)
+    size = f"{h}x{w}" if ratio == "9:16" else f"{w}x{h}"
     job = st.create(
         "vertex", model, prompt, size, int(seconds), request.headers.get("Idempotency-Key")
     )
