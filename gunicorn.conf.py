@@ -13,6 +13,12 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
+# gunicorn's control socket defaults to one fixed path per user, which two instances on
+# a host would share: off unless GUNICORN_CONTROL_SOCKET names this instance's own.
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
 # Content downloads stream from the archive; keep worker memory flat.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
 max_requests_jitter = 500
@@ -38,3 +44,28 @@ def on_starting(server):
             "let each worker count on its own. Set RATELIMIT_STORAGE_URI=redis://host:6379 "
             "(shared by every worker and host), or run one worker (GUNICORN_WORKERS=1)."
         )
+
+
+def when_ready(server):
+    """Say where Reelay is only once it listens: the pages, the providers, who the
+    admin will be, and how many workers really run."""
+    host, _, port = str(server.cfg.bind[0]).rpartition(":")
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    lines = [f"Reelay is listening on {base}"]
+    lines.append(
+        f"  pages: {base}/auth/register (sign up), {base}/auth/login, {base}/tasks/new, "
+        f"{base}/tasks (history), {base}/admin"
+    )
+    try:
+        from webapp import create_app
+        from webapp.services import startup
+
+        lines += ["  " + line for line in startup.summary(create_app())]
+    except Exception as exc:  # noqa: BLE001 - a banner must never stop the server
+        lines.append(f"  (could not read the providers: {type(exc).__name__})")
+    workers, threads = server.cfg.workers, server.cfg.threads
+    lines.append(
+        f"  {workers} worker{'s' if workers != 1 else ''} x {threads} threads"
+        + (", the poller runs in each" if os.environ.get("REELAY_SCHEDULER", "on") != "off" else "")
+    )
+    server.log.info("\n".join(lines))

@@ -110,6 +110,11 @@ def gunicorn(port: int, db_url: str, workers: int = 2, threads: int = 8, env: di
             "REELAY_API_RATE_LIMIT": "1000000 per minute",
             "REELAY_LOGIN_RATE_LIMIT": "1000 per minute",
             "REELAY_SIM_KEY": "sim-key",
+            # Several workers share one limit store (gunicorn refuses memory:// with more).
+            "RATELIMIT_STORAGE_URI": os.environ.get(
+                "RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/14" if workers > 1 else "memory://"
+            ),
+            "RATELIMIT_KEY_PREFIX": f"reelay-bench-{port}",
             **(env or {}),
         },
         health=f"http://127.0.0.1:{port}/health",

@@ -67,15 +67,21 @@ def main(out: Path) -> None:
         base = live.url
 
         def shot(name: str, url: str | None = None, wait: float = 0.3):
-            for label, (w, h) in SIZES.items():
-                page.set_viewport_size({"width": w, "height": h})
-                if url:
-                    page.goto(base + url)
-                time.sleep(wait)
-                page.screenshot(path=str(out / f"{name}-{label}.png"), full_page=True)
-                width = page.evaluate("document.documentElement.scrollWidth")
-                if width > w:
-                    print(f"WARNING: {name} at {w}px scrolls horizontally ({width}px)")
+            """Desktop and phone, light and dark (the system preference the page follows)."""
+            for scheme in ("light", "dark"):
+                page.emulate_media(color_scheme=scheme)
+                for label, (w, h) in SIZES.items():
+                    page.set_viewport_size({"width": w, "height": h})
+                    if url:
+                        page.goto(base + url)
+                    time.sleep(wait)
+                    suffix = "" if scheme == "light" else "-dark"
+                    page.screenshot(path=str(out / f"{name}-{label}{suffix}.png"), full_page=True)
+                    width = page.evaluate("document.documentElement.scrollWidth")
+                    if width > w:
+                        print(
+                            f"WARNING: {name} at {w}px ({scheme}) scrolls horizontally ({width}px)"
+                        )
 
         shot("home", "/")
         page.goto(base + "/auth/register")
@@ -97,15 +103,22 @@ def main(out: Path) -> None:
             page.wait_for_load_state()
         shot("task-running", page.url.replace(base, ""), wait=2.5)
         running_url = page.url.replace(base, "")
+        with app.app_context():
+            from webapp.models import User
+            from webapp.services import budgets
+
+            budgets.set_user_caps(db.session.scalar(db.select(User)), {"monthly_spend": 25})
         page.goto(base + "/tasks/new")
         page.fill("#prompt", "A lighthouse in a storm, waves crashing, dramatic light")
         shot("new-task")
         _wait_until_done(app, running_url.rsplit("/", 1)[-1])
         shot("task", running_url, wait=1.5)
         shot("history", "/tasks")
+        shot("gallery", "/tasks?view=grid")
         shot("stats", "/stats")
         shot("admin-providers", "/admin/providers")
         shot("admin-stats", "/admin/stats")
+        shot("admin-users", "/admin/users")
         shot("settings", "/settings/")
         browser.close()
     sim.stop()

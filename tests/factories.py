@@ -62,7 +62,7 @@ def task(
             if status in st.TERMINAL
             else None,
             next_poll_at=None if status in st.TERMINAL else now + timedelta(hours=1),
-            upstream_data={},
+            upstream_data=kw.pop("upstream_data", {}),
             archive=kw.pop("archive", {}),
             options={},
             **kw,

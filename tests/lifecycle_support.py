@@ -59,6 +59,18 @@ def create(app, user_id, prompt="a paper boat in the rain", model="sora_video2",
         return task.video_id
 
 
+def unsent(app, user_id, prompt="a paper boat in the rain") -> tuple[int, str]:
+    """A committed QUEUED task nobody has submitted yet, with no lease: (id, video_id)."""
+    with app.app_context():
+        u = db.session.get(User, user_id)
+        task, _ = tasks.create(u, tasks.NewTask(prompt=prompt, model="sora_video2"), submit=False)
+        db.session.execute(
+            update(VideoTask).where(VideoTask.id == task.id).values(lease_until=None)
+        )
+        db.session.commit()
+        return task.id, task.video_id
+
+
 def get(app, video_id) -> VideoTask:
     with app.app_context():
         task = db.session.scalar(select(VideoTask).where(VideoTask.video_id == video_id))

@@ -20,7 +20,7 @@ from webapp.models.base import utcnow
 from webapp.services import accounts, archive, attempts, leases, tasks
 
 from .browser_support import LiveServer
-from .lifecycle_support import create, events, finish, get, make_due, sweep, user
+from .lifecycle_support import create, events, finish, get, make_due, sweep, unsent, user
 
 
 def jobs_for(sim, video_id) -> list[dict]:
@@ -64,16 +64,7 @@ def wait_for_attempt(app, video_id, state=m.SENDING, timeout=10):
     raise AssertionError(f"no {state} attempt for {video_id}")
 
 
-def new_task(app, uid, prompt="a paper boat in the rain"):
-    """A committed QUEUED task nobody has submitted yet, with no lease."""
-    with app.app_context():
-        u = db.session.get(User, uid)
-        task, _ = tasks.create(u, tasks.NewTask(prompt=prompt, model="sora_video2"), submit=False)
-        db.session.execute(
-            update(VideoTask).where(VideoTask.id == task.id).values(lease_until=None)
-        )
-        db.session.commit()
-        return task.id, task.video_id
+new_task = unsent
 
 
 def submit_now(task_id):

@@ -443,3 +443,20 @@ def test_veo_through_gemini_adapter(sim_app, sim):
     vid = create(sim_app, uid, prompt="waves on basalt", model="veo-3.1")
     task = finish(sim_app, sim, vid)
     assert task.status == st.COMPLETED and "video" in task.archive
+
+
+def test_remix_of_a_video_the_provider_forgot_says_so_plainly(sim_app, sim):
+    uid = user(sim_app)
+    vid = create(sim_app, uid)
+    done = finish(sim_app, sim, vid)
+    # The provider forgets the job (deleted on its side).
+    r = requests.delete(
+        f"{sim.url}/v1/videos/{done.external_task_id}", headers={"Authorization": "Bearer sim-key"}
+    )
+    assert r.status_code == 200
+    with sim_app.app_context():
+        remix, _ = tasks.remix(db.session.get(User, uid), vid, "at night")
+        rid = remix.video_id
+    task = finish(sim_app, sim, rid)
+    assert task.status == st.FAILED and task.error_code == "remix_source_forgotten"
+    assert task.error_message.startswith("The provider no longer has the original video")

@@ -157,7 +157,11 @@ def test_accepted_after_the_deadline_fails_and_stops_the_job():
 
 
 def test_refused_backs_off_but_never_past_the_deadline():
-    s = queued(deadline_at=NOW + timedelta(seconds=10), error_streak=6)
+    s = queued(
+        deadline_at=NOW + timedelta(seconds=10),
+        error_streak=6,
+        created_at=NOW - timedelta(minutes=1),
+    )
     t = decide(s, Outcome(Kind.REFUSED, message="down"), NOW)
     assert t.status is None and t.values["next_poll_at"] == s.deadline_at
     assert t.values["error_streak"] == 7

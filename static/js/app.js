@@ -12,13 +12,33 @@
     update();
   }
 
+  // The reference image is checked before it is sent: type (by its first bytes, not
+  // its name) and size, with the error next to the field; the form is never lost.
+  var SIGNATURES = [[0x89, 0x50, 0x4e, 0x47], [0xff, 0xd8, 0xff], [0x52, 0x49, 0x46, 0x46]];
   function preview(input) {
     var img = document.getElementById(input.dataset.preview);
+    var max = parseInt(input.dataset.maxBytes || "0", 10);
+    var note = document.getElementById(input.id + "-client-error");
+    function say(text) {
+      note.textContent = text; note.hidden = !text;
+      if (text) { input.setAttribute("aria-invalid", "true"); } else { input.removeAttribute("aria-invalid"); }
+    }
     input.addEventListener("change", function () {
       var file = input.files && input.files[0];
-      if (!file) { img.hidden = true; return; }
-      img.src = URL.createObjectURL(file);
-      img.hidden = false;
+      img.hidden = true; say("");
+      if (!file) return;
+      if (max && file.size > max) {
+        say("This image is " + (file.size / 1048576).toFixed(1) + " MB; the limit is " + Math.round(max / 1048576) + " MB. Choose a smaller one.");
+        input.value = ""; return;
+      }
+      file.slice(0, 12).arrayBuffer().then(function (buf) {
+        var b = new Uint8Array(buf);
+        var ok = SIGNATURES.some(function (sig) { return sig.every(function (x, i) { return b[i] === x; }); });
+        if (ok && b[0] === 0x52 && !(b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50)) ok = false;
+        if (!ok) { say("This file is not a PNG, JPEG or WebP image."); input.value = ""; return; }
+        img.src = URL.createObjectURL(file);
+        img.hidden = false;
+      });
     });
   }
 
@@ -45,9 +65,19 @@
     var optionsBox = form.querySelector("[data-options-box]");
     function opt() { return model.options[model.selectedIndex]; }
     function split(s) { return s ? s.split(",").filter(Boolean) : []; }
+    var aspect = form.querySelector("#aspect_ratio");
+    function shapeOf(s) {
+      var p = s.split("x"), w = parseInt(p[0], 10), h = parseInt(p[1], 10);
+      return w === h ? "1:1" : (w > h ? "16:9" : "9:16");
+    }
+    function sizes(o) {
+      var all = split(o.dataset.sizes), want = aspect && aspect.value;
+      return want ? all.filter(function (s) { return shapeOf(s) === want; }) : all;
+    }
     function refresh() {
       var o = opt(); if (!o) return;
-      fill(size, split(o.dataset.sizes), null, "", "Default" + (o.dataset.size ? " (" + o.dataset.size + ")" : ""));
+      var def = o.dataset.size && (!aspect || !aspect.value || shapeOf(o.dataset.size) === aspect.value) ? o.dataset.size : "";
+      fill(size, sizes(o), null, "", def ? "Default (" + def + ")" : "From aspect ratio");
       fill(seconds, split(o.dataset.seconds), null, " s", "Default" + (o.dataset.second ? " (" + o.dataset.second + " s)" : ""));
       var video = o.dataset.media !== "IMAGE";
       form.querySelectorAll("[data-video-only]").forEach(function (el) { el.hidden = !video; });
@@ -66,14 +96,19 @@
       var price = parseFloat(o.dataset.price || "0");
       var secs = o.dataset.media === "IMAGE" ? 1 : parseInt(seconds.value || o.dataset.second || "0", 10);
       var n = parseInt((form.querySelector("input[name=n]") || {}).value || "1", 10) || 1;
+      var money = function (x) { return (form.dataset.money || "$0.00").replace("0.00", x.toFixed(2)); };
       if (price > 0 && secs > 0) {
-        var what = o.dataset.media === "IMAGE" ? "per image" : secs + " s × $" + price.toFixed(2) + "/s";
-        estimate.textContent = "Estimated cost: $" + (price * secs * n).toFixed(2) + " (" + what + (n > 1 ? " × " + n : "") + ")";
+        var what = o.dataset.media === "IMAGE" ? "per image" : secs + " s × " + money(price) + "/s";
+        estimate.textContent = "Estimated cost: " + money(price * secs * n) + " (" + what + (n > 1 ? " × " + n : "") + ")";
       } else {
         estimate.textContent = "";
       }
     }
     model.addEventListener("change", function () { size.dataset.value = ""; seconds.dataset.value = ""; refresh(); });
+    if (aspect) aspect.addEventListener("change", function () { size.dataset.value = size.value; refresh(); });
+    form.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); }
+    });
     seconds.addEventListener("change", cost);
     form.addEventListener("input", function (e) { if (e.target.name === "n") cost(); });
     refresh();
@@ -138,7 +173,48 @@
     }
   }, true);
 
-  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  // Filter forms leave empty fields out of the URL (htmx requests and plain submits).
+  document.addEventListener("htmx:configRequest", function (e) {
+    var form = e.detail.elt && e.detail.elt.closest && e.detail.elt.closest("form[data-drop-empty]");
+    if (!form) return;
+    var data = e.detail.formData, params = e.detail.parameters, empty = [];
+    if (data && data.forEach) {
+      data.forEach(function (v, k) { if (v === "") empty.push(k); });
+      empty.forEach(function (k) { data.delete(k); });
+    } else if (params) {
+      Object.keys(params).forEach(function (k) { if (params[k] === "") delete params[k]; });
+    }
+  });
+  document.addEventListener("submit", function (e) {
+    var f = e.target;
+    if (!f.matches || !f.matches("form[data-drop-empty]")) return;
+    var off = [];
+    f.querySelectorAll("input[name], select[name]").forEach(function (el) {
+      if (el.value === "" && !el.disabled) { el.disabled = true; off.push(el); }
+    });
+    window.setTimeout(function () { off.forEach(function (el) { el.disabled = false; }); }, 0);
+  });
+
+  // The theme toggle: light <-> dark, remembered in this browser (theme.js applies it).
+  function themeToggle(button) {
+    function dark() {
+      var t = document.documentElement.dataset.theme;
+      return t ? t === "dark" : window.matchMedia("(prefers-color-scheme: dark)").matches;
+    }
+    function show() { button.setAttribute("aria-pressed", dark() ? "true" : "false"); }
+    button.addEventListener("click", function () {
+      var next = dark() ? "light" : "dark";
+      document.documentElement.dataset.theme = next;
+      try { window.localStorage.setItem("reelay-theme", next); } catch (e) { /* not remembered */ }
+      show();
+    });
+    show();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    init(document);
+    document.querySelectorAll("[data-theme-toggle]").forEach(themeToggle);
+  });
   document.addEventListener("htmx:historyRestore", syncFilters);
   window.addEventListener("popstate", function () { window.setTimeout(syncFilters, 0); });
 })();

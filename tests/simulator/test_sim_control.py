@@ -173,7 +173,13 @@ def test_config_reset_and_advance_over_http(simsrv):
     simsrv.add_faults([{"kind": "500"}])
     requests.post(f"{simsrv.url}/_sim/reset")
     stats = simsrv.stats()
-    assert stats == {"jobs": 0, "created_total": 0, "created_by_key": {}, "requests": {}}
+    assert stats == {
+        "jobs": 0,
+        "created_total": 0,
+        "created_by_key": {},
+        "requests": {},
+        "arrivals": [],
+    }
     assert simsrv.state.config["RUN_SECONDS"] == 4  # back to the constructor's config
     assert requests.get(f"{simsrv.url}/_sim/faults").json()["queued"] == 0
     assert requests.get(f"{simsrv.url}/v1/videos/{vid}", headers=OPENAI).status_code == 404

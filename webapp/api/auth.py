@@ -69,6 +69,7 @@ def token_required(fail, reads: bool = False):
                     "insufficient_scope",
                 )
             g.api_user = token.user
+            g.api_token = token  # its own caps apply on top of its owner's
             return view(*args, **kwargs)
 
         return wrapped

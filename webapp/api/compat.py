@@ -186,6 +186,7 @@ def create_task():
         image=image,
         options=options,
         idempotency_key=request.headers.get("Idempotency-Key"),
+        api_token_id=g.api_token.id,
     )
     task, created = _renamed(s.TaskCreate, tasks.create, g.api_user, req)
     message = "Task created" if created else "Existing task (same Idempotency-Key)"
@@ -264,6 +265,7 @@ def remix_task(video_id):
         body.prompt,
         body.model,
         idempotency_key=request.headers.get("Idempotency-Key"),
+        api_token_id=g.api_token.id,
     )
     return ok(compat_task(task), "Remix created", 201 if created else 200)
 
@@ -322,6 +324,7 @@ def relay_create():
         image=image,
         options=options,
         idempotency_key=request.headers.get("Idempotency-Key"),
+        api_token_id=g.api_token.id,
     )
     task, created = _renamed(s.RelayCreate, tasks.create, g.api_user, req)
     data = s.RelayTask(

@@ -31,8 +31,10 @@ ERROR_TYPES = {
 ERRORS = {f"HTTP_{code}": s.OpenAIError for code in (400, 401, 403, 404, 409, 429)}
 
 
-def fail(status: int, message: str, code: str, param: str | None = None):
-    etype = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+def fail(status: int, message: str, code: str, param: str | None = None, etype: str | None = None):
+    etype = etype or ERROR_TYPES.get(
+        status, "server_error" if status >= 500 else "invalid_request_error"
+    )
     return jsonify(
         {"error": {"message": message, "type": etype, "param": param, "code": code}}
     ), status
@@ -59,20 +61,24 @@ def _validation(exc: ValidationError):
 
 @bp.errorhandler(TaskError)
 def _task_error(exc: TaskError):
+    if exc.code == "budget_exceeded":
+        # OpenAI's own answer for a spent quota; its SDK raises RateLimitError and, told
+        # so by the header, does not retry.
+        body, status = fail(429, exc.message, "insufficient_quota", etype="insufficient_quota")
+        return body, status, {"x-should-retry": "false"}
     return fail(exc.status, exc.message, exc.code)
 
 
-def _offer_for(model: str) -> tuple[str, int | None]:
-    """Reelay's model name and provider for a model the client named: Reelay's own
-    names (``sora_video2``) and upstream names (``sora-2``) alike."""
+def _model_for(model: str) -> str:
+    """Reelay's model name for a model the client named: Reelay's own names
+    (``sora_video2``) and upstream names (``sora-2``) alike. Routing picks the provider."""
     offers = catalog.offers()
-    for o in offers:
-        if o.spec.name == model:
-            return o.spec.name, o.provider.id
+    if any(o.spec.name == model for o in offers):
+        return model
     for o in offers:
         if o.spec.upstream == model and o.spec.media_type == "VIDEO":
-            return o.spec.name, o.provider.id
-    return model, None
+            return o.spec.name
+    return model
 
 
 def _reference() -> bytes | None:
@@ -102,13 +108,12 @@ def _reference() -> bytes | None:
 def create():
     body = read_body()
     requested = body.model or DEFAULT_MODEL
-    model, provider_id = _offer_for(requested)
+    model = _model_for(requested)
     task, _created = tasks.create(
         g.api_user,
         NewTask(
             prompt=body.prompt,
             model=model,
-            provider_id=provider_id,
             size=body.size or DEFAULT_SIZE,
             seconds=parse_int(
                 body.seconds if body.seconds is not None else DEFAULT_SECONDS, "seconds"
@@ -116,6 +121,7 @@ def create():
             image=_reference(),
             idempotency_key=request.headers.get("Idempotency-Key"),
             api_model=requested,
+            api_token_id=g.api_token.id,
         ),
     )
     return openai_video(task).model_dump(mode="json")
@@ -183,6 +189,7 @@ def remix(video_id):
         video_id,
         body.prompt,
         idempotency_key=request.headers.get("Idempotency-Key"),
+        api_token_id=g.api_token.id,
     )
     return openai_video(task).model_dump(mode="json")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
+from . import routing
 from . import statuses as st
 from .polling import backoff_delay, next_poll_delay
 
@@ -75,6 +76,7 @@ class Policy:
 
     reconcile_delays: tuple[float, ...] = RECONCILE_DELAYS
     retry_base: float = 5.0  # first backoff step, doubling per failure (capped at 300 s)
+    submit_window: float = 600.0  # seconds a create keeps going round its providers
 
 
 DEFAULT_POLICY = Policy()
@@ -97,6 +99,7 @@ class TaskState:
     seconds: int | None = None
     price_per_second: float = 0.0
     last_error: str | None = None
+    route: routing.Route | None = None  # the providers a create may go to, and where it is
 
     @property
     def unresolved(self) -> bool:
@@ -118,6 +121,7 @@ class Outcome:
     note: str | None = None  # the event text, when the step has a better one
     handles: dict | None = None  # the adapter's per-job handles, kept with the task
     attempt_id: int | None = None  # the submit attempt this answer belongs to
+    lasting: bool = False  # REFUSED: asking this provider again soon will not help
 
 
 @dataclass(frozen=True)
@@ -264,22 +268,39 @@ def _handles(o: Outcome) -> dict:
 
 
 def _refused(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:
+    """Definitely not accepted: the next provider on the route at once, or (a round
+    over) the first again after a backoff, or a failure naming every reason."""
     if _past(s, now):
         return _fail(
             s, now, "submit_timeout", f"Could not be submitted before the deadline ({o.message})."
         )
-    streak = s.error_streak + 1
-    delay = backoff_delay(streak, o.retry_after, base=p.retry_base)
-    values = {
-        "error_streak": streak,
-        "error_code": o.code,
-        "error_message": o.message,
-        "next_poll_at": _at(s, now, delay),
-    }
-    return Transition(
-        values=values,
-        event=("retry", f"Submission not accepted yet ({o.message}); retrying in {int(delay)}s."),
+    route = s.route or routing.Route((routing.Stop(0, "the provider", ""),))
+    window_over = (now - s.created_at).total_seconds() >= p.submit_window
+    r = routing.after_refusal(
+        route, o.message or "The provider refused it.", o.lasting, window_over
     )
+    data = {"route": r.route.to_json()} if s.route else {}
+    if r.next is routing.Next.GIVE_UP:
+        several = len(route.stops) > 1
+        code = "no_provider_accepted" if several else (o.code or "upstream_refused")
+        return _fail(s, now, code, r.message, data=data)
+    values = {"error_code": o.code, "error_message": o.message}
+    if s.route:
+        values.update(provider_id=r.route.current.id, upstream_model=r.route.current.upstream)
+    if r.next is routing.Next.HOP:
+        here, there = route.current.name, r.route.current.name
+        values.update(error_streak=0, next_poll_at=now)
+        reason = (o.message or "it refused").rstrip(".")
+        event = ("route", f"{here} did not take it ({reason}); sending it to {there}.")
+        return Transition(values=values, event=event, data=data, then=Action.SUBMIT)
+    streak = r.route.rounds if s.route else s.error_streak + 1  # rounds, not hops
+    delay = backoff_delay(streak, o.retry_after, base=p.retry_base)
+    values.update(error_streak=streak, next_poll_at=_at(s, now, delay))
+    if len(route.stops) > 1:
+        message = f"No provider took it this round; trying again in {int(delay)}s."
+    else:
+        message = f"Submission not accepted yet ({o.message}); retrying in {int(delay)}s."
+    return Transition(values=values, event=("retry", message), data=data)
 
 
 def _rejected(s: TaskState, o: Outcome, now: datetime, p: Policy) -> Transition:

@@ -1,6 +1,7 @@
 """Database models, split by aggregate; import them from here."""
 
 from .attempts import SubmitAttempt
+from .health import ProviderBucket, ProviderCallStat, ProviderHealth
 from .providers import Provider
 from .tasks import TaskEvent, VideoTask
 from .users import ApiToken, LoginThrottle, OneTimeLink, SiteSetting, User, UserSession
@@ -10,6 +11,9 @@ __all__ = [
     "LoginThrottle",
     "OneTimeLink",
     "Provider",
+    "ProviderBucket",
+    "ProviderCallStat",
+    "ProviderHealth",
     "SiteSetting",
     "SubmitAttempt",
     "TaskEvent",

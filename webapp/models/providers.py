@@ -31,7 +31,9 @@ class Provider(db.Model):
     settings: Mapped[dict] = mapped_column(JSON, default=dict)  # adapter extras
     price_per_second: Mapped[float] = mapped_column(Numeric(10, 4), default=0)
     max_rps: Mapped[float] = mapped_column(Float, default=10.0)
-    priority: Mapped[int] = mapped_column(Integer, default=100)
+    priority: Mapped[int] = mapped_column(Integer, default=100)  # lower is tried first
+    # Share of creates among providers of equal priority; 0: used only when others fail.
+    weight: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -101,7 +101,13 @@ class VideoTask(db.Model):
     )
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     request_hash: Mapped[str | None] = mapped_column(String(64))
-    cost: Mapped[float | None] = mapped_column(Numeric(12, 4))
+    cost: Mapped[float | None] = mapped_column(Numeric(12, 4))  # actual, once it ends
+    # The estimate held against the owner's budget while the task runs (the most any
+    # provider on its route would charge).
+    reserved_cost: Mapped[float | None] = mapped_column(Numeric(12, 4))
+    api_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -5,7 +5,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, true
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -29,6 +29,9 @@ class User(UserMixin, db.Model):
     # False while a sign-up waits for an admin's approval (sign-up policy "approval").
     approved: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Budget and quota overrides (``domain/budgets.py``): a named cap replaces the
+    # admin's default, None meaning unlimited.
+    caps: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
@@ -72,6 +75,9 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: until revoked
     scope: Mapped[str] = mapped_column(String(8), default=SCOPE_WRITE, server_default=SCOPE_WRITE)
+    caps: Mapped[dict] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )  # extra caps on top of its owner's
 
     user: Mapped[User] = relationship(back_populates="tokens")
 

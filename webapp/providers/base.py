@@ -7,7 +7,7 @@ format. They never touch the database: the services store what they return
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -50,6 +50,8 @@ class ProviderConfig:
     read_timeout: float = 30.0
     extra: dict = field(default_factory=dict)  # adapter-specific settings
     networks: str = "public"  # where requests may go: public | loopback | private
+    # Called before each request to the provider's own host (the shared rate limit).
+    pace: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

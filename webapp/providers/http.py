@@ -77,8 +77,11 @@ class HttpAdapter:
                     f"Reelay does not send requests there: {exc}.", code="address_refused"
                 ) from None
             sent = dict(headers or {})
-            if auth and self._trusted(url):
+            own_host = self._trusted(url)
+            if auth and own_host:
                 sent.update(self._credentials())
+            if own_host and self.config.pace is not None:
+                self.config.pace()
             resp = request(
                 self.session,
                 method,

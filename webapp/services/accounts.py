@@ -247,10 +247,15 @@ def set_active(user_id: int, active: bool) -> User | None:
 
 
 def create_token(
-    user: User, name: str, scope: str = SCOPE_WRITE, days: int | None = None
+    user: User,
+    name: str,
+    scope: str = SCOPE_WRITE,
+    days: int | None = None,
+    caps: dict | None = None,
 ) -> tuple[ApiToken, str]:
     """Returns the row and the clear token, which is never retrievable again. A token
-    is read-only or read-write, and may expire after ``days``."""
+    is read-only or read-write, may expire after ``days``, and may carry budget caps of
+    its own on top of its owner's (``domain/budgets.py``)."""
     name = (name or "").strip()[:80] or "API token"
     clear = ApiToken.generate()
     token = ApiToken(
@@ -260,6 +265,7 @@ def create_token(
         hint=clear[:8],
         scope=scope if scope in (SCOPE_READ, SCOPE_WRITE) else SCOPE_WRITE,
         expires_at=utcnow() + timedelta(days=days) if days else None,
+        caps=dict(caps or {}),
     )
     db.session.add(token)
     db.session.commit()

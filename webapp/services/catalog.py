@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ from ..providers import addresses
 from ..providers import base as pb
 from ..providers.http import make_session
 from ..providers.registry import KINDS, build
+from . import throttle
 
 EXTRA_OPTIONS = ("watermark", "hd", "private", "n")
 # A provider may read only variables named like an upstream credential, and never one of
@@ -71,7 +73,14 @@ def config_for(provider: Provider) -> pb.ProviderConfig:
         read_timeout=cfg["UPSTREAM_READ_TIMEOUT"],
         extra=dict(provider.settings or {}),
         networks=cfg["UPSTREAM_NETWORKS"],
+        pace=_pace(provider.id, provider.max_rps),
     )
+
+
+def _pace(provider_id: int | None, max_rps) -> Callable[[], None]:
+    """Every request to a provider's own host waits for the shared rate limit."""
+    rate = float(max_rps or 10)
+    return lambda: throttle.acquire(provider_id, rate)
 
 
 def adapter_for(provider: Provider) -> pb.Provider:
@@ -79,7 +88,9 @@ def adapter_for(provider: Provider) -> pb.Provider:
 
 
 def capabilities(provider: Provider) -> frozenset[str]:
-    return KINDS[provider.kind].capabilities if provider.kind in KINDS else frozenset()
+    """What this provider can do: its kind's, narrowed by its settings (an OpenAI-Videos
+    gateway's profile says whether it can list, delete, cancel)."""
+    return adapter_for(provider).capabilities if provider.kind in KINDS else frozenset()
 
 
 def specs(provider: Provider) -> list[ModelSpec]:
@@ -103,9 +114,15 @@ def all_providers() -> list[Provider]:
     return list(db.session.scalars(select(Provider).order_by(Provider.priority, Provider.id)))
 
 
+def key_missing(provider: Provider) -> bool:
+    """Its key variable is named but not set here: nothing sent to it could succeed."""
+    return bool(provider.key_env) and not api_key(provider)
+
+
 def offers() -> list[Offer]:
-    """Every (provider, model) a user may choose, best priority first."""
-    return [Offer(p, s) for p in enabled_providers() for s in specs(p)]
+    """Every (provider, model) a user may choose, best priority first; a provider whose
+    key variable is unset is not offered."""
+    return [Offer(p, s) for p in enabled_providers() if not key_missing(p) for s in specs(p)]
 
 
 def parse_provider_id(value) -> int | None:
@@ -123,10 +140,16 @@ def provider_by_id(value) -> Provider | None:
     return db.session.get(Provider, pid) if pid is not None else None
 
 
-def find_offer(model: str, provider_id: int | None = None) -> Offer:
-    for offer in offers():
-        if offer.spec.name == model and (provider_id is None or offer.provider.id == provider_id):
-            return offer
+def find_offers(model: str, provider_id: int | None = None) -> list[Offer]:
+    """The offers that may serve a create of ``model`` (only ``provider_id``'s when the
+    user pinned one), best priority first; refuses a model nobody offers."""
+    found = [
+        o
+        for o in offers()
+        if o.spec.name == model and (provider_id is None or o.provider.id == provider_id)
+    ]
+    if found:
+        return found
     if provider_id is not None and provider_by_id(provider_id) is None:
         raise ValidationError({"provider": "That provider does not exist."}, "unknown_provider")
     raise ValidationError(
@@ -138,15 +161,19 @@ def find_offer(model: str, provider_id: int | None = None) -> Offer:
 # ---- admin: create / update / test ---------------------------------------------------
 
 
-def save_provider(data: dict, provider: Provider | None = None) -> Provider:
-    """Validate and store a provider definition (admin page and CLI)."""
+def save_provider(
+    data: dict, provider: Provider | None = None, extra_errors: dict | None = None
+) -> Provider:
+    """Validate and store a provider definition (admin page and CLI). ``extra_errors``
+    (what the caller could not even parse) are reported together with these, so a form
+    shows every problem in one round."""
     errors: dict[str, str] = {
         key: "This contains characters Reelay cannot store."
         for key, value in data.items()
         if isinstance(value, str) and unstorable(value)
     }
     if errors:
-        raise ValidationError(errors, "invalid_characters")
+        raise ValidationError({**errors, **(extra_errors or {})}, "invalid_characters")
     name = (data.get("name") or "").strip()
     if not name or len(name) > 80:
         errors["name"] = "Give the provider a name (up to 80 characters)."
@@ -214,6 +241,14 @@ def save_provider(data: dict, provider: Provider | None = None) -> Provider:
         errors["price_per_second"] = (
             "Price, requests per second and priority must be positive numbers."
         )
+    raw_weight = data.get("weight")
+    try:
+        weight = float(raw_weight) if raw_weight not in (None, "") else 1.0
+        if not 0 <= weight <= 1000:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors["weight"] = "Weight is a number from 0 (fallback only) to 1000."
+    errors.update(extra_errors or {})
     if errors:
         raise ValidationError(errors, "invalid_provider")
     provider = provider or Provider()
@@ -231,6 +266,7 @@ def save_provider(data: dict, provider: Provider | None = None) -> Provider:
     provider.price_per_second = price
     provider.max_rps = max_rps
     provider.priority = priority
+    provider.weight = weight
     provider.enabled = bool(data.get("enabled", True))
     db.session.add(provider)
     db.session.commit()

@@ -39,7 +39,8 @@ def _csv(value: str | None) -> list[str]:
 @click.option("--options", default="", help="extra options offered: watermark,hd,private,n")
 @click.option("--price-per-second", type=float, default=0.0)
 @click.option("--max-rps", type=float, default=10.0)
-@click.option("--priority", type=int, default=100)
+@click.option("--priority", type=int, default=100, help="lower is tried first")
+@click.option("--weight", type=float, default=1.0, help="share among equal priority")
 @click.option("--disabled", is_flag=True)
 def add(
     name,
@@ -55,6 +56,7 @@ def add(
     price_per_second,
     max_rps,
     priority,
+    weight,
     disabled,
 ):
     """Add a provider (the key itself stays in the environment)."""
@@ -80,6 +82,7 @@ def add(
                 "price_per_second": price_per_second,
                 "max_rps": max_rps,
                 "priority": priority,
+                "weight": weight,
                 "enabled": not disabled,
             }
         )

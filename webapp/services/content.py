@@ -3,6 +3,8 @@ upstream until the archive has it. The browser never sees an upstream URL or key
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from flask import Request
 
 from ..domain import statuses as st
@@ -30,6 +32,58 @@ def serve_content(task: VideoTask, variant: str, request: Request, download: boo
         name = f"{task.video_id}-{variant}.{ext}" if download else None
         return serve(store, entry["key"], request=request, download_name=name, max_age=3600)
     return _stream_from_upstream(task, variant, request)
+
+
+class _Pipe:
+    """A write-only file whose bytes are handed on as they come (zip streaming)."""
+
+    def __init__(self):
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        out, self.parts = b"".join(self.parts), []
+        return out
+
+
+def zip_of(chosen: list[VideoTask]) -> Iterator[bytes]:
+    """One zip of the chosen tasks' archived results, streamed as it is written (never
+    held in memory or on disk); files are stored, not compressed (video is already)."""
+    import zipfile
+
+    store = archive.store()
+    pipe = _Pipe()
+    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_STORED) as zf:
+        for task in chosen:
+            variant = "image" if task.media_type == st.IMAGE else "video"
+            entry = (task.archive or {}).get(variant)
+            if not entry or not store.exists(entry["key"]):
+                continue
+            ext = entry["key"].rsplit(".", 1)[-1]
+            chunks, close = store.open(entry["key"])
+            try:
+                with zf.open(f"{task.video_id}.{ext}", "w", force_zip64=True) as out:
+                    for chunk in chunks:
+                        out.write(chunk)
+                        yield pipe.take()
+            finally:
+                close()
+            yield pipe.take()
+    yield pipe.take()
+
+
+def serve_reference(task: VideoTask, request: Request):
+    """The reference image the task was made from (already authorised by the caller)."""
+    store = archive.store()
+    if not task.reference_image_key or not store.exists(task.reference_image_key):
+        raise TaskError("This task has no reference image.", "no_reference", 404)
+    return serve(store, task.reference_image_key, request=request, max_age=3600)
 
 
 def _stream_from_upstream(task: VideoTask, variant: str, request: Request):

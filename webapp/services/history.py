@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, or_, select
 
 from ..domain import statuses as st
+from ..domain.spreadsheet import cell
 from ..extensions import db
 from ..models import Provider, User, VideoTask
 
@@ -27,9 +28,11 @@ class Query:
     model: str | None = None
     provider_id: int | None = None
     user_id: int | None = None  # admin "all tasks" filter
+    owner: str | None = None  # admin: the owner's e-mail (exact, any case)
     q: str | None = None
     sort: str = "created"
     order: str = "desc"
+    view: str = "list"  # "list" | "grid" (the gallery)
 
     def args(self, **override) -> dict:
         data = {
@@ -42,12 +45,14 @@ class Query:
             "sort": self.sort if self.sort != "created" else None,
             "order": self.order if self.order != "desc" else None,
             "user": self.user_id,
+            "owner": self.owner,
+            "view": self.view if self.view != "list" else None,
         }
         data.update(override)
+        # Empty filters stay out of the URL, and so does page 1; a filter whose value
+        # is 1 (the first provider, the first user) is a filter like any other.
         return {
-            k: v
-            for k, v in data.items()
-            if v not in (None, "", 1) or (k == "page" and v != 1 and v)
+            k: v for k, v in data.items() if v not in (None, "") and not (k == "page" and v == 1)
         }
 
 
@@ -109,9 +114,11 @@ def parse_query(args, page_size: int = PAGE_SIZE) -> Query:
         model=(args.get("model") or "")[:100] or None,
         provider_id=record_id(args.get("provider")),
         user_id=record_id(args.get("user")),
+        owner=(args.get("owner") or "").strip().lower()[:255] or None,
         q=(args.get("q") or "").strip()[:200] or None,
         sort=sort if sort in SORTS else "created",
         order=order if order in ("asc", "desc") else "desc",
+        view="grid" if args.get("view") == "grid" else "list",
     )
 
 
@@ -119,8 +126,12 @@ def _filtered(user: User | None, q: Query):
     stmt = select(VideoTask)
     if user is not None:
         stmt = stmt.where(VideoTask.user_id == user.id)
-    elif q.user_id:
-        stmt = stmt.where(VideoTask.user_id == q.user_id)
+    else:
+        if q.user_id:
+            stmt = stmt.where(VideoTask.user_id == q.user_id)
+        if q.owner:
+            owner = select(User.id).where(func.lower(User.email) == q.owner).scalar_subquery()
+            stmt = stmt.where(VideoTask.user_id == owner)
     if q.status:
         stmt = stmt.where(VideoTask.status == q.status)
     if q.media_type:
@@ -131,7 +142,10 @@ def _filtered(user: User | None, q: Query):
         stmt = stmt.where(VideoTask.provider_id == q.provider_id)
     if q.q:
         escaped = q.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(VideoTask.prompt.ilike(f"%{escaped}%", escape="\\"))
+        found = VideoTask.prompt.ilike(f"%{escaped}%", escape="\\")
+        if " " not in q.q:  # it may be an id: Reelay's or the upstream's, exactly
+            found = or_(found, VideoTask.video_id == q.q, VideoTask.external_task_id == q.q)
+        stmt = stmt.where(found)
     return stmt
 
 
@@ -219,6 +233,60 @@ def _window(current: int, last: int, width: int = 2) -> list[int | None]:
         out.append(p)
         prev = p
     return out
+
+
+CSV_ROWS = 10_000
+
+
+def csv_rows(user: User | None, q: Query):
+    """The filtered history as CSV lines (header first), at most CSV_ROWS tasks."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    w = csv.writer(out)
+    header = [
+        "video_id",
+        "upstream_id",
+        "status",
+        "model",
+        "provider",
+        "prompt",
+        "size",
+        "seconds",
+        "created_at",
+        "completed_at",
+        "cost",
+        "error_code",
+    ]
+    if user is None:
+        header.insert(1, "owner")
+    w.writerow(header)
+    yield out.getvalue()
+    names = dict(db.session.execute(select(Provider.id, Provider.name)).all())
+    owners = dict(db.session.execute(select(User.id, User.email)).all()) if user is None else {}
+    rows = db.session.scalars(_ordered(_filtered(user, q), q).limit(CSV_ROWS))
+    for t in rows:
+        out.seek(0)
+        out.truncate()
+        line = [
+            t.video_id,
+            t.external_task_id or "",
+            t.status,
+            t.model,
+            names.get(t.provider_id, ""),
+            cell(t.prompt),
+            t.size or "",
+            t.seconds or "",
+            t.created_at.isoformat(),
+            t.completed_at.isoformat() if t.completed_at else "",
+            f"{t.cost:.4f}" if t.cost is not None else "",
+            t.error_code or "",
+        ]
+        if user is None:
+            line.insert(1, cell(owners.get(t.user_id, "")))
+        w.writerow(line)
+        yield out.getvalue()
 
 
 def recent(user: User, limit: int = 5) -> list[VideoTask]:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from ..domain import machine as m
 from ..domain.machine import TaskState
+from ..domain.routing import Route
 from ..extensions import db
 from ..models import Provider, TaskEvent, VideoTask
 from ..models.base import utcnow
@@ -35,9 +36,15 @@ MAX_REDECIDE = 3
 @dataclass(frozen=True)
 class ProviderInfo:
     id: int
+    name: str
+    key_env: str | None
     config: pb.ProviderConfig
     capabilities: frozenset
-    max_rps: float
+
+    @property
+    def key_missing(self) -> bool:
+        """Its key variable is named but not set in this process's environment."""
+        return bool(self.key_env) and not self.config.api_key
 
     def adapter(self, timeout: float | None = None):
         cfg = self.config
@@ -78,7 +85,11 @@ def _provider_info(p: Provider | None) -> ProviderInfo | None:
     if p is None:
         return None
     return ProviderInfo(
-        p.id, catalog.config_for(p), catalog.capabilities(p), float(p.max_rps or 10)
+        p.id,
+        p.name,
+        p.key_env,
+        catalog.config_for(p),
+        catalog.capabilities(p),
     )
 
 
@@ -99,6 +110,7 @@ def _snapshot(t: VideoTask, provider: ProviderInfo | None, attempt: AttemptView 
         seconds=t.seconds,
         price_per_second=price,
         last_error=t.error_message,
+        route=Route.from_json(data["route"]) if data.get("route") else None,
     )
     return Snapshot(
         task_id=t.id,
@@ -217,7 +229,9 @@ def persist(
 def policy() -> m.Policy:
     cfg = current_app.config
     return m.Policy(
-        reconcile_delays=tuple(cfg["RECONCILE_DELAYS"]), retry_base=cfg["RETRY_BASE_SECONDS"]
+        reconcile_delays=tuple(cfg["RECONCILE_DELAYS"]),
+        retry_base=cfg["RETRY_BASE_SECONDS"],
+        submit_window=cfg["SUBMIT_WINDOW_SECONDS"],
     )
 
 

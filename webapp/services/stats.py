@@ -12,8 +12,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, case, func, select
 
 from ..domain import statuses as st
+from ..domain.spreadsheet import cell
 from ..extensions import db
-from ..models import Provider, VideoTask
+from ..models import ApiToken, Provider, User, VideoTask
 from ..models.base import utcnow
 
 DEFAULT_DAYS = 30
@@ -34,6 +35,8 @@ class Report:
     per_provider: list = field(default_factory=list)
     per_day: list = field(default_factory=list)
     errors: dict = field(default_factory=dict)  # field -> message, for the date inputs
+    per_user: list = field(default_factory=list)  # admin: spend per user
+    per_token: list = field(default_factory=list)  # admin: spend per API token
 
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
@@ -99,6 +102,85 @@ def _percentiles(where) -> tuple[float | None, float | None]:
     return nth(0.5), nth(0.95)
 
 
+def _window(start: date, end: date) -> list:
+    return [
+        VideoTask.created_at >= datetime.combine(start, datetime.min.time()),
+        VideoTask.created_at < datetime.combine(end + timedelta(days=1), datetime.min.time()),
+    ]
+
+
+def spend(rep: Report, user_id: int | None = None) -> Report:
+    """Spend per user and per API token in the report's range (what each task cost:
+    the provider's figure, else price × seconds; nothing for tasks that cost nothing)."""
+    where = _window(rep.date_from, rep.date_to)
+    if user_id is not None:
+        where.append(VideoTask.user_id == user_id)
+    t = VideoTask
+    secs = case((t.status == st.COMPLETED, func.coalesce(t.seconds, 0)), else_=0)
+    sums = (func.count(), func.sum(secs), func.sum(func.coalesce(t.cost, 0)))
+    users = db.session.execute(
+        select(User.email, *sums)
+        .join(User, User.id == t.user_id)
+        .where(*where)
+        .group_by(User.email)
+    ).all()
+    tokens = db.session.execute(
+        select(ApiToken.name, ApiToken.hint, User.email, *sums)
+        .join(ApiToken, ApiToken.id == t.api_token_id)
+        .join(User, User.id == ApiToken.user_id)
+        .where(*where)
+        .group_by(ApiToken.id, ApiToken.name, ApiToken.hint, User.email)
+    ).all()
+
+    def row(name, n, s_, c, **more):
+        return {"name": name, "tasks": n, "seconds": int(s_ or 0), "cost": float(c or 0), **more}
+
+    rep.per_user = sorted((row(e, n, s_, c) for e, n, s_, c in users), key=lambda r: -r["cost"])
+    rep.per_token = sorted(
+        (row(f"{name} ({hint}…)", n, s_, c, owner=e) for name, hint, e, n, s_, c in tokens),
+        key=lambda r: -r["cost"],
+    )
+    return rep
+
+
+def days_csv(rep: Report) -> str:
+    """The per-day series as CSV (what the charts show)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["date", "tasks", "completed", "failed", "cost"])
+    for d in rep.per_day:
+        w.writerow([d["date"], d["total"], d["completed"], d["failed"], f"{d['cost']:.4f}"])
+    return out.getvalue()
+
+
+def spend_csv(rep: Report) -> str:
+    """The spend breakdown as CSV (one line per user, then per token)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["kind", "name", "owner", "tasks", "seconds", "cost", "from", "to"])
+    for kind, rows in (("user", rep.per_user), ("token", rep.per_token)):
+        for r in rows:
+            w.writerow(
+                [
+                    kind,
+                    cell(r["name"]),
+                    cell(r.get("owner", r["name"])),
+                    r["tasks"],
+                    r["seconds"],
+                    f"{r['cost']:.4f}",
+                    rep.date_from,
+                    rep.date_to,
+                ]
+            )
+    return out.getvalue()
+
+
 def report(
     user_id: int | None = None, date_from: str | None = None, date_to: str | None = None
 ) -> Report:
@@ -148,8 +230,8 @@ def report(
             agg["failed"] += bad
             agg["seconds"] += int(s_ or 0)
             agg["cost"] += float(c or 0)
-        t, o, b = days.get(str(d), (0, 0, 0))
-        days[str(d)] = (t + n, o + ok, b + bad)
+        t, o, b, cc = days.get(str(d), (0, 0, 0, 0.0))
+        days[str(d)] = (t + n, o + ok, b + bad, cc + float(c or 0))
     rep.total = sum(rep.by_status.values())
     ended = sum(rep.by_status.get(s, 0) for s in (st.COMPLETED, st.FAILED))
     rep.success_rate = (rep.by_status.get(st.COMPLETED, 0) / ended) if ended else None
@@ -160,8 +242,8 @@ def report(
     rep.per_day = []
     d = start
     while d <= end:
-        n, ok, bad = days.get(d.isoformat(), (0, 0, 0))
-        rep.per_day.append({"date": d, "total": n, "completed": ok, "failed": bad})
+        n, ok, bad, cc = days.get(d.isoformat(), (0, 0, 0, 0.0))
+        rep.per_day.append({"date": d, "total": n, "completed": ok, "failed": bad, "cost": cc})
         d += timedelta(days=1)
     rep.p50, rep.p95 = _percentiles(where)
     return rep

@@ -19,13 +19,17 @@ from ..extensions import db
 from ..models import VideoTask
 from ..providers import base as pb
 from ..storage import verify
-from . import archive, attempts, leases, throttle
+from . import archive, attempts, health, leases
 
 log = logging.getLogger(__name__)
 
 NOT_CONFIRMED = (
     "The provider did not confirm the submission and cannot be asked about it; it was not "
     "resent, to avoid a duplicate job. Please try again."
+)
+FORGOTTEN = (
+    "The provider no longer has the original video, so it cannot remix it. Use the "
+    "original as a new task instead (its prompt and settings are kept)."
 )
 SEVERAL = (
     "The provider did not confirm the submission and several of its jobs could be it, "
@@ -65,7 +69,6 @@ def _adapter(snap, lease):
     timeout = leases.timeout(lease, cfg.read_timeout, snap.state.deadline_at)
     if timeout < leases.MIN_CALL_SECONDS:
         return None
-    throttle.acquire(snap.provider.id, snap.provider.max_rps)
     return snap.provider.adapter(timeout), timeout
 
 
@@ -98,7 +101,23 @@ def _remix_source(snap) -> tuple[str | None, dict]:
     return source.external_task_id, dict((source.upstream_data or {}).get("handles") or {})
 
 
+def _not_admitted(snap) -> Outcome | None:
+    """A definite refusal before anything is sent: the key is not set here, or the
+    provider's circuit is open (both move the task to the next provider)."""
+    if snap.provider.key_missing:
+        return Outcome(
+            Kind.REFUSED,
+            code="key_missing",
+            message="its API key is not set on this server",
+            lasting=True,
+        )
+    return None
+
+
 def submit(snap, lease, store) -> Outcome | None:
+    refused = _not_admitted(snap)
+    if refused is not None:
+        return refused
     got = _adapter(snap, lease)
     if got is None:
         return None
@@ -109,6 +128,11 @@ def submit(snap, lease, store) -> Outcome | None:
         return Outcome(
             Kind.REJECTED, code="remix_source_gone", message="The video to remix is gone."
         )
+    allowed, probe = health.admit(snap.provider.id)
+    if not allowed:
+        return Outcome(
+            Kind.REFUSED, code="circuit_open", message=health.open_reason(snap.provider.id)
+        )
     begun = attempts.begin(
         lease, snap.version, snap.attempts + 1, snap.provider.id, job, remix_of, timeout
     )
@@ -116,10 +140,11 @@ def submit(snap, lease, store) -> Outcome | None:
         return None
     attempt_id, snap.version = begun
     try:
-        if remix_of:
-            submitted = adapter.remix(remix_of, remix_handles, job)
-        else:
-            submitted = adapter.submit(job)
+        with health.observe(snap.provider.id, health.SUBMIT, probe):
+            if remix_of:
+                submitted = adapter.remix(remix_of, remix_handles, job)
+            else:
+                submitted = adapter.submit(job)
     except pb.AmbiguousError as exc:
         attempts.settle(attempt_id, m.UNKNOWN, exc.code)
         return Outcome(Kind.UNCONFIRMED, code=exc.code, message=exc.message, attempt_id=attempt_id)
@@ -131,10 +156,16 @@ def submit(snap, lease, store) -> Outcome | None:
     except pb.AuthError:
         attempts.settle(attempt_id, m.REFUSED, "upstream_auth")
         return Outcome(
-            Kind.REJECTED,
+            Kind.REFUSED,
             code="upstream_auth",
             message="The provider refused Reelay's API key; an admin needs to check the provider settings.",
+            lasting=True,
         )
+    except pb.NotFound as exc:
+        attempts.settle(attempt_id, m.REFUSED, exc.code)
+        if not remix_of:
+            return Outcome(Kind.REJECTED, code=exc.code, message=exc.message)
+        return Outcome(Kind.REJECTED, code="remix_source_forgotten", message=FORGOTTEN)
     except pb.PermanentError as exc:
         attempts.settle(attempt_id, m.REFUSED, exc.code)
         return Outcome(Kind.REJECTED, code=exc.code, message=exc.message)
@@ -234,7 +265,8 @@ def _look(snap, lease) -> tuple[object, pb.UpstreamStatus | Outcome] | None:
         return None
     adapter, _ = got
     try:
-        return adapter, adapter.status(snap.external_id, snap.handles)
+        with health.observe(snap.provider.id, health.STATUS):
+            return adapter, adapter.status(snap.external_id, snap.handles)
     except pb.NotFound:
         return adapter, Outcome(Kind.UNKNOWN_JOB)
     except pb.ProviderError as exc:

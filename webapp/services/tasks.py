@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
+import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from flask import current_app
@@ -20,14 +22,15 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..domain import routing
 from ..domain import statuses as st
-from ..domain.catalog import ASPECT_RATIOS, resolve_shape
+from ..domain.catalog import ASPECT_RATIOS, aspect_of, resolve_shape
 from ..domain.validation import ValidationError, check_image, check_prompt
 from ..extensions import db
-from ..models import Provider, SubmitAttempt, TaskEvent, User, VideoTask
+from ..models import ApiToken, Provider, SubmitAttempt, TaskEvent, User, VideoTask
 from ..models.base import utcnow
 from ..providers import base as pb
-from . import archive, attempts, catalog, leases, lifecycle, orphans
+from . import archive, attempts, budgets, catalog, health, leases, lifecycle, orphans
 
 VIDEO_ID = re.compile(r"video_[0-9a-f]{32}")  # always .fullmatch: "$" lets a newline through
 
@@ -40,6 +43,14 @@ class TaskError(ValueError):
         self.message = message
         self.code = code
         self.status = status
+
+
+class BudgetExceeded(TaskError):
+    """One more task would go over a budget or quota; the message says which."""
+
+    def __init__(self, message: str, cap: str):
+        super().__init__(message, "budget_exceeded", 429)
+        self.cap = cap
 
 
 class IdempotencyConflict(TaskError):
@@ -63,6 +74,7 @@ class NewTask:
     options: dict = field(default_factory=dict)
     idempotency_key: str | None = None
     api_model: str | None = None  # the model name an API client asked for (echoed back)
+    api_token_id: int | None = None  # the API token that made it (its caps apply too)
 
 
 def new_video_id() -> str:
@@ -119,11 +131,41 @@ def _options(provider: Provider, raw: dict) -> dict:
     return out
 
 
-def _validate(req: NewTask):
-    prompt = check_prompt(req.prompt)
-    if not req.model:
-        raise ValidationError({"model": "Choose a model."}, "model_required")
-    offer = catalog.find_offer(req.model, req.provider_id)
+@dataclass(frozen=True)
+class Shape:
+    size: str | None
+    aspect: str | None
+    seconds: int | None
+    options: dict
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated create: the route (every offer that can serve it, best first) and the
+    one shape all of them serve."""
+
+    route: list[catalog.Offer]
+    prompt: str
+    shape: Shape
+    image: bytes | None
+    mime: str | None
+
+    @property
+    def first(self) -> catalog.Offer:
+        return self.route[0]
+
+    def cost(self) -> float:
+        """The most any provider on the route would charge (held against the budget)."""
+        units = 1 if self.first.spec.media_type == st.IMAGE else (self.shape.seconds or 0)
+        units *= int(self.shape.options.get("n") or 1)
+        return max(float(o.provider.price_per_second or 0) * units for o in self.route)
+
+
+_rng = random.Random()
+
+
+def _shape(req: NewTask, offer: catalog.Offer) -> Shape:
+    """What this offer makes of the request, or why it cannot serve it."""
     spec = offer.spec
     if req.aspect_ratio and req.aspect_ratio not in ASPECT_RATIOS:
         raise ValidationError(
@@ -131,6 +173,13 @@ def _validate(req: NewTask):
             "invalid_aspect_ratio",
         )
     size, aspect, seconds = resolve_shape(spec, req.size, req.aspect_ratio, req.seconds)
+    if req.size and req.aspect_ratio and aspect_of(req.size) not in (None, req.aspect_ratio):
+        fitting = [s for s in spec.sizes if aspect_of(s) == req.aspect_ratio]
+        hint = f"choose {' or '.join(fitting)}" if fitting else "choose another aspect ratio"
+        raise ValidationError(
+            {"size": f"Size {req.size[:20]} is not {req.aspect_ratio}; {hint}."},
+            "size_aspect_mismatch",
+        )
     if size and spec.sizes and size not in spec.sizes:
         raise ValidationError(
             {"size": f"Size {size[:20]} is not available; choose one of {', '.join(spec.sizes)}."},
@@ -141,21 +190,69 @@ def _validate(req: NewTask):
         raise ValidationError(
             {"seconds": f"Duration must be one of {allowed} seconds."}, "invalid_seconds"
         )
-    image = mime = None
-    if req.image:
-        if not spec.accepts_image or pb.CAP_IMAGE_INPUT not in catalog.capabilities(offer.provider):
-            raise ValidationError(
-                {"reference_image": "This model does not accept reference images."},
-                "image_not_supported",
-            )
-        image, mime = check_image(req.image, current_app.config["MAX_IMAGE_BYTES"])
-    elif spec.requires_image:
+    if req.image and (
+        not spec.accepts_image or pb.CAP_IMAGE_INPUT not in catalog.capabilities(offer.provider)
+    ):
+        raise ValidationError(
+            {"reference_image": "This model does not accept reference images."},
+            "image_not_supported",
+        )
+    if not req.image and spec.requires_image:
         raise ValidationError(
             {"reference_image": "This model edits an image: attach a reference image."},
             "image_required",
         )
-    options = _options(offer.provider, req.options)
-    return offer, prompt, size, aspect, seconds, image, mime, options
+    return Shape(size, aspect, seconds, _options(offer.provider, req.options))
+
+
+def _ranked(offers: list[catalog.Offer]) -> list[catalog.Offer]:
+    """Healthy providers first, then by priority, weighted at random among equals."""
+    by_id = {o.provider.id: o for o in offers}
+    up = health.available_many(list(by_id))
+    candidates = [
+        routing.Candidate(
+            o.provider.id,
+            o.provider.name,
+            o.spec.upstream,
+            o.provider.priority if o.provider.priority is not None else 100,
+            float(o.provider.weight if o.provider.weight is not None else 1.0),
+            up[o.provider.id],
+        )
+        for o in offers
+    ]
+    return [by_id[c.id] for c in routing.rank(candidates, _rng)]
+
+
+def _plan(req: NewTask) -> Plan:
+    """Validate a create and fix its route: the first offer that can serve it decides
+    the shape; the others stay on the route only if they serve that same shape."""
+    prompt = check_prompt(req.prompt)
+    if not req.model:
+        raise ValidationError({"model": "Choose a model."}, "model_required")
+    offers = catalog.find_offers(req.model, req.provider_id)
+    errors: dict[int, ValidationError] = {}
+    route: list[catalog.Offer] = []
+    shape = None
+    for offer in _ranked(offers):
+        try:
+            if shape is None:
+                shape = _shape(req, offer)
+            else:
+                fixed = replace(
+                    req, size=shape.size, aspect_ratio=shape.aspect, seconds=shape.seconds
+                )
+                if _shape(fixed, offer) != shape:
+                    continue
+        except ValidationError as exc:
+            errors[offer.provider.id] = exc
+            continue
+        route.append(offer)
+    if not route:
+        raise errors[offers[0].provider.id]  # the best-priority provider's reason
+    image = mime = None
+    if req.image:
+        image, mime = check_image(req.image, current_app.config["MAX_IMAGE_BYTES"])
+    return Plan(route, prompt, shape, image, mime)
 
 
 def _request_hash(*parts) -> str:
@@ -203,61 +300,83 @@ def _insert(user: User, task: VideoTask, message: str, key: str | None, request_
     for column, value in leases.initial(now).items():
         setattr(task, column, value)
     try:
+        _hold_budget(user, task)
         db.session.add(task)
         db.session.flush()
         db.session.add(
             TaskEvent(task_id=task.id, kind="status", to_status=task.status, message=message)
         )
         db.session.commit()
-    except IntegrityError:
+    except (IntegrityError, BudgetExceeded):
         db.session.rollback()
         if task.reference_image_key:
             archive.store().delete(task.reference_image_key)
-        existing = _replay(user, key, request_hash)
+        existing = _replay(user, key, request_hash)  # a racing twin got in first
         if existing is None:
             raise
         return existing, False
     return task, True
 
 
+def _hold_budget(user: User, task: VideoTask) -> None:
+    """Check every cap under the owner's row lock, inside the insert's transaction: the
+    next create of this user waits, then counts this task's reservation."""
+    token = db.session.get(ApiToken, task.api_token_id) if task.api_token_id else None
+    seconds = (task.seconds or 0) if task.media_type == st.VIDEO else 0
+    over = budgets.reserve(user, token, float(task.reserved_cost or 0), seconds)
+    if over is not None:
+        raise BudgetExceeded(over.message, over.cap)
+
+
 def create(user: User, req: NewTask, *, submit: bool = True) -> tuple[VideoTask, bool]:
-    """Validate, store, then submit once. Returns (task, created)."""
+    """Validate, route, check the budget, store, then submit once. Returns (task, created)."""
     key = _check_key(req.idempotency_key)
-    offer, prompt, size, aspect, seconds, image, mime, options = _validate(req)
+    plan = _plan(req)
+    shape, first = plan.shape, plan.first
     rhash = _request_hash(
         "create",
-        offer.provider.id,
-        offer.spec.name,
-        prompt,
-        size,
-        aspect,
-        seconds,
-        options,
-        hashlib.sha256(image).hexdigest() if image else None,
+        req.provider_id,
+        first.spec.name,
+        plan.prompt,
+        shape.size,
+        shape.aspect,
+        shape.seconds,
+        shape.options,
+        hashlib.sha256(plan.image).hexdigest() if plan.image else None,
         req.api_model,
     )
     existing = _replay(user, key, rhash)
     if existing is not None:
         return existing, False
+    options = shape.options
+    route = routing.Route.of(
+        [routing.Candidate(o.provider.id, o.provider.name, o.spec.upstream) for o in plan.route]
+    )
     task = VideoTask(
         video_id=new_video_id(),
-        provider_id=offer.provider.id,
-        model=offer.spec.name,
-        upstream_model=offer.spec.upstream,
-        prompt=prompt,
-        size=size,
-        aspect_ratio=aspect,
-        seconds=seconds,
-        media_type=offer.spec.media_type,
+        provider_id=first.provider.id,
+        model=first.spec.name,
+        upstream_model=first.spec.upstream,
+        prompt=plan.prompt,
+        size=shape.size,
+        aspect_ratio=shape.aspect,
+        seconds=shape.seconds,
+        media_type=first.spec.media_type,
         options={**options, "api_model": req.api_model} if req.api_model else options,
         status=st.QUEUED,
         progress=0,
-        upstream_data={},
+        upstream_data={"route": route.to_json()},
         archive={},
+        reserved_cost=plan.cost(),
+        api_token_id=req.api_token_id,
     )
-    if image:
-        task.reference_image_key = archive.save_reference(task.video_id, image, mime)
-    task, created = _insert(user, task, "Task created; submitting to the provider.", key, rhash)
+    if plan.image:
+        task.reference_image_key = archive.save_reference(task.video_id, plan.image, plan.mime)
+    message = "Task created; submitting to the provider."
+    if len(plan.route) > 1:
+        names = ", ".join(o.provider.name for o in plan.route)
+        message = f"Task created; route: {names}. Submitting to {first.provider.name}."
+    task, created = _insert(user, task, message, key, rhash)
     if created and submit:
         submit_inline(task)
     return task, created
@@ -276,6 +395,7 @@ def remix(
     prompt: str | None,
     model: str | None = None,
     idempotency_key: str | None = None,
+    api_token_id: int | None = None,
 ) -> tuple[VideoTask, bool]:
     """A new task from the owner's completed one, on the same provider (and key)."""
     source = get_for_user(user, video_id)
@@ -318,6 +438,9 @@ def remix(
         remix_of_id=source.id,
         upstream_data={},
         archive={},
+        reserved_cost=float(provider.price_per_second or 0)
+        * (1 if source.media_type == st.IMAGE else (source.seconds or 0)),
+        api_token_id=api_token_id,
     )
     task, created = _insert(
         user, task, f"Remix of {source.video_id} created; submitting.", key, rhash
@@ -509,6 +632,67 @@ def check_content_signature(token: str, video_id: str, variant: str) -> bool:
     except (BadSignature, SignatureExpired, ValueError, TypeError):
         return False
     return vid == video_id and var == variant
+
+
+def reference_of(user: User, video_id: str | None) -> bytes | None:
+    """The reference image of one of the user's own tasks, to make a new task from."""
+    source = get_for_user(user, video_id) if video_id else None
+    if source is None or source.user_id != user.id or not source.reference_image_key:
+        return None
+    return archive.load_reference(source.reference_image_key)[0]
+
+
+def inputs(task: VideoTask) -> dict:
+    """What the task asked for, as sent to the provider (the task page shows it)."""
+    options = {
+        k: v
+        for k, v in (task.options or {}).items()
+        if k not in ("remix_from", "remix_from_external", "type", "api_model")
+    }
+    out = {
+        "provider": task.provider.name if task.provider else None,
+        "model": task.model,
+        "upstream_model": task.upstream_model,
+        "prompt": task.prompt,
+        "size": task.size,
+        "aspect_ratio": task.aspect_ratio,
+        "seconds": task.seconds,
+        "options": options,
+        "reference_image": bool(task.reference_image_key),
+    }
+    if task.remix_of_id:
+        out["remix_of"] = (task.options or {}).get("remix_from")
+    return out
+
+
+_typical: dict[str, tuple[float, float | None]] = {}
+
+
+def typical_seconds(model: str, limit: int = 20) -> float | None:
+    """The median generation time of the model's last completed tasks (everyone's),
+    remembered for a minute: the progress fragment asks every 2 s."""
+    cached = _typical.get(model)
+    if cached and time.monotonic() - cached[0] < 60:
+        return cached[1]
+    rows = db.session.execute(
+        select(VideoTask.created_at, VideoTask.completed_at)
+        .where(
+            VideoTask.model == model,
+            VideoTask.status == st.COMPLETED,
+            VideoTask.completed_at.is_not(None),
+        )
+        .order_by(VideoTask.completed_at.desc())
+        .limit(limit)
+    ).all()
+    took = sorted((done - made).total_seconds() for made, done in rows)
+    value = took[len(took) // 2] if took else None
+    _typical[model] = (time.monotonic(), value)
+    return value
+
+
+def forget_typical() -> None:
+    """Drop the remembered generation times (tests)."""
+    _typical.clear()
 
 
 def refreshed_at(task: VideoTask) -> str | None:

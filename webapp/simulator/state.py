@@ -3,6 +3,7 @@ configuration and queued faults. One lock; status reads are a dict lookup."""
 
 from __future__ import annotations
 
+import collections
 import os
 import random
 import threading
@@ -81,6 +82,9 @@ class State:
             self.faults: list[dict] = []
             self.created_by_key: dict[str, int] = {}
             self.requests: dict[str, int] = {}
+            # Wall-clock arrival of every protocol request (the last 20,000), so tests
+            # can count what any one second saw (the shared rate limit).
+            self.arrivals: collections.deque = collections.deque(maxlen=20000)
             self.seq = 0
             self.config = dict(self._initial)
 
@@ -94,6 +98,7 @@ class State:
     def count(self, op: str) -> None:
         with self.lock:
             self.requests[op] = self.requests.get(op, 0) + 1
+            self.arrivals.append(time.time())
 
     def add_faults(self, faults) -> int:
         with self.lock:
@@ -221,6 +226,7 @@ class State:
                 "created_total": sum(self.created_by_key.values()),
                 "created_by_key": dict(self.created_by_key),
                 "requests": dict(self.requests),
+                "arrivals": list(self.arrivals),
             }
 
 

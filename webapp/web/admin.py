@@ -12,9 +12,10 @@ from ..htmx_utils import render
 from ..models import Provider, User
 from ..models.users import ROLE_ADMIN, ROLE_USER
 from ..providers import base as pb
-from ..services import accounts, catalog, history, recovery, signup, stats
+from ..services import accounts, budgets, catalog, health, history, recovery, signup, stats
 from .auth import admin_required
-from .forms import EmptyForm, InviteForm, SignupPolicyForm
+from .downloads import csv_download
+from .forms import CapsForm, EmptyForm, InviteForm, SignupPolicyForm
 
 bp = Blueprint("admin", __name__)
 
@@ -31,10 +32,23 @@ def index():
 
 
 def _users_page(status: int = 200, **shown):
+    users = accounts.list_users()
+    user_forms = shown.pop("user_forms", {})
+    for u in users:
+        if u.id not in user_forms:
+            user_forms[u.id] = CapsForm(
+                prefix=f"u{u.id}", formdata=None, data=CapsForm.shown(u.caps or {})
+            )
+    defaults = budgets.defaults()
     return (
         render_template(
             "admin/users.html",
-            users=accounts.list_users(),
+            users=users,
+            usage=budgets.usage_by_user([u.id for u in users]),
+            caps_of=budgets.caps_for,
+            user_forms=user_forms,
+            defaults_form=shown.pop("defaults_form", None)
+            or CapsForm(prefix="defaults", formdata=None, data=CapsForm.shown(defaults)),
             pending=signup.pending_users(),
             invites=signup.open_invites(),
             policy=signup.policy(),
@@ -86,6 +100,29 @@ def update_user(user_id: int):
     said, run = ACTIONS[action]
     user = run(user_id)
     flash(f"{user.email} {said}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/caps")
+def default_caps():
+    form = CapsForm(prefix="defaults")
+    if not form.validate_on_submit():
+        return _users_page(422, defaults_form=form)
+    budgets.set_defaults({k: v for k, v in form.values().items() if v is not ...})
+    flash(
+        "Default budgets and quotas saved; they apply to every user without their own.", "success"
+    )
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/caps")
+def user_caps(user_id: int):
+    target = accounts.get_user(user_id) or abort(404)
+    form = CapsForm(prefix=f"u{user_id}")
+    if not form.validate_on_submit():
+        return _users_page(422, user_forms={user_id: form})
+    budgets.set_user_caps(target, form.values())
+    flash(f"Budgets and quotas of {target.email} saved.", "success")
     return redirect(url_for("admin.users"))
 
 
@@ -150,6 +187,7 @@ def _provider_form_data(form) -> dict:
         "price_per_second": form.get("price_per_second"),
         "max_rps": form.get("max_rps"),
         "priority": form.get("priority"),
+        "weight": form.get("weight"),
         "enabled": form.get("enabled") == "on",
     }
     return data, errors
@@ -185,6 +223,7 @@ def _values_of(p) -> dict:
         "price_per_second": p.price_per_second,
         "max_rps": p.max_rps,
         "priority": p.priority,
+        "weight": p.weight,
         "enabled": p.enabled,
     }
 
@@ -195,6 +234,7 @@ def providers():
     return render_template(
         "admin/providers.html",
         providers=rows,
+        health=health.report([p.id for p in rows]),
         form=EmptyForm(),
         key_set=catalog.api_key,
         caps=catalog.capabilities,
@@ -211,6 +251,7 @@ def provider_new():
             "auth_style": "bearer",
             "enabled": True,
             "priority": 100,
+            "weight": 1,
             "max_rps": 10,
             "price_per_second": 0.1,
             "model_map": json.dumps(
@@ -246,10 +287,8 @@ def _save_provider(provider):
     values = dict(request.form)
     values["extra_options"] = request.form.getlist("extra_options")
     values["enabled"] = request.form.get("enabled") == "on"
-    if errors:
-        return _provider_page(provider, values, errors, 422)
     try:
-        saved = catalog.save_provider(data, provider)
+        saved = catalog.save_provider(data, provider, extra_errors=errors)
     except ValidationError as exc:
         db.session.rollback()
         return _provider_page(provider, values, exc.errors, 422)
@@ -264,6 +303,16 @@ def provider_toggle(provider_id: int):
     provider = db.session.get(Provider, provider_id) or abort(404)
     catalog.set_enabled(provider.id, not provider.enabled)
     flash(f"{provider.name} {'enabled' if provider.enabled else 'disabled'}.", "success")
+    return redirect(url_for("admin.providers"))
+
+
+@bp.post("/providers/<int:provider_id>/reset-circuit")
+def provider_reset_circuit(provider_id: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    provider = db.session.get(Provider, provider_id) or abort(404)
+    health.reset(provider.id)
+    flash(f"Circuit of {provider.name} closed: new tasks may go to it again.", "success")
     return redirect(url_for("admin.providers"))
 
 
@@ -312,7 +361,23 @@ def stats_():
     report = stats.report(
         user_id=user_id, date_from=request.args.get("from"), date_to=request.args.get("to")
     )
+    stats.spend(report, user_id)
+    span = f"{report.date_from}-{report.date_to}"
+    if request.args.get("format") == "spend-csv":
+        return csv_download(stats.spend_csv(report), f"reelay-spend-{span}.csv")
+    if request.args.get("format") == "csv":
+        return csv_download(stats.days_csv(report), f"reelay-stats-{span}.csv")
     users = db.session.scalars(select(User).order_by(User.email)).all()
+    args = {"from": report.date_from.isoformat(), "to": report.date_to.isoformat()}
+    args.update({"user": user_id} if user_id else {})
+    csv_url = url_for("admin.stats", format="spend-csv", **args)
+    days_url = url_for("admin.stats", format="csv", **args)
     return render_template(
-        "tasks/stats.html", report=report, scope="all", users=users, selected_user=user_id
+        "tasks/stats.html",
+        report=report,
+        scope="all",
+        users=users,
+        selected_user=user_id,
+        csv_url=csv_url,
+        days_csv_url=days_url,
     )

@@ -3,9 +3,9 @@
 import uuid
 from datetime import datetime
 
-from flask import Flask
+from flask import Flask, current_app
 
-from ..domain import statuses
+from ..domain import budgets, statuses
 
 
 def init_app(app: Flask) -> None:
@@ -13,6 +13,13 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_duration, "duration")
     app.add_template_global(lambda: uuid.uuid4().hex, "new_key")
     app.add_template_filter(lambda s: statuses.LABELS.get(s, s), "status_label")
+    app.add_template_filter(format_money, "money")
+    app.add_template_global(budgets.LABELS, "cap_labels")
+
+
+def format_money(amount) -> str:
+    """An amount in the site's currency (REELAY_CURRENCY)."""
+    return budgets.money(float(amount or 0), current_app.config.get("CURRENCY", "USD"))
 
 
 def format_datetime(value: datetime | None) -> str:

@@ -4,8 +4,9 @@ characters no database can store (NUL, lone surrogates) with an error next to it
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
+from ..domain import budgets
 from ..domain.validation import unstorable
 from ..services.accounts import MAX_PASSWORD, MIN_PASSWORD
 
@@ -124,3 +125,36 @@ class InviteForm(Form):
 
 class EmptyForm(Form):
     """For POST-only buttons (logout, revoke): just the CSRF token."""
+
+
+def _cap_field(name: str, label: str):
+    def check(form, field):
+        try:
+            budgets.parse_cap(name, field.data)
+        except budgets.CapError as exc:
+            raise ValidationError(str(exc)) from None
+
+    return StringField(label, validators=[Length(max=20), check], filters=[_strip])
+
+
+class CapsForm(Form):
+    """Budget and quota caps (``domain/budgets.py``). What an empty field means is up to
+    the caller: no cap (defaults, a token) or "the default" (a user's override)."""
+
+    monthly_spend = _cap_field(budgets.SPEND, "Spend per month")
+    monthly_seconds = _cap_field(budgets.SECONDS, "Video seconds per month")
+    concurrent = _cap_field(budgets.CONCURRENT, "Tasks running at once")
+    daily_tasks = _cap_field(budgets.DAILY, "Tasks per day")
+
+    def values(self) -> dict:
+        """cap -> number, None (unlimited) or ... (left empty)."""
+        return {name: budgets.parse_cap(name, self[name].data) for name in budgets.CAPS}
+
+    @staticmethod
+    def shown(caps: dict) -> dict:
+        """Form data for stored caps (``None`` is shown as "unlimited")."""
+        return {
+            name: ("unlimited" if caps[name] is None else f"{caps[name]:g}")
+            for name in budgets.CAPS
+            if name in caps
+        }

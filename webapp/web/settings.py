@@ -3,8 +3,9 @@
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from ..services import accounts
-from .forms import EmptyForm, PasswordForm, TokenForm
+from ..domain import budgets as b
+from ..services import accounts, budgets
+from .forms import CapsForm, EmptyForm, PasswordForm, TokenForm
 
 bp = Blueprint("settings", __name__)
 
@@ -15,12 +16,17 @@ def _require_login():
     return None
 
 
-def _page(token_form=None, password_form=None, new_token=None, status=200):
+def _page(token_form=None, password_form=None, new_token=None, status=200, caps_form=None):
+    tokens = accounts.list_tokens(current_user)
     return (
         render_template(
             "settings/index.html",
-            tokens=accounts.list_tokens(current_user),
+            tokens=tokens,
+            token_caps={t.id: budgets.token_caps(t) for t in tokens},
+            standing=budgets.standing(current_user),
+            cap_names=b.CAPS,
             token_form=token_form or TokenForm(prefix="token"),
+            caps_form=caps_form or CapsForm(prefix="tokcaps", formdata=None),
             password_form=password_form or PasswordForm(prefix="pw"),
             revoke_form=EmptyForm(),
             new_token=new_token,
@@ -36,12 +42,13 @@ def index():
 
 @bp.post("/tokens")
 def create_token():
-    form = TokenForm(prefix="token")
-    if not form.validate_on_submit():
-        return _page(token_form=form, status=422)
+    form, caps_form = TokenForm(prefix="token"), CapsForm(prefix="tokcaps")
+    if not all([form.validate_on_submit(), caps_form.validate_on_submit()]):
+        return _page(token_form=form, caps_form=caps_form, status=422)
     days = int(form.expires.data) if form.expires.data else None
+    caps = {k: v for k, v in caps_form.values().items() if v is not ... and v is not None}
     _token, clear = accounts.create_token(
-        current_user, form.name.data, scope=form.scope.data, days=days
+        current_user, form.name.data, scope=form.scope.data, days=days, caps=caps
     )
     page, status = _page(new_token=clear)  # a fresh, empty form below the token
     return page, status, {"Cache-Control": "no-store"}

@@ -6,20 +6,27 @@ import uuid
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
+    flash,
     make_response,
     redirect,
     render_template,
     request,
+    stream_with_context,
     url_for,
 )
 from flask_login import current_user, login_required
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..domain.validation import ValidationError, parse_int
 from ..htmx_utils import is_htmx, render
-from ..services import catalog, content, history, stats, tasks
+from ..models.base import utcnow
+from ..services import budgets, catalog, content, history, stats, tasks
 from ..services.tasks import NewTask, TaskError
+from .downloads import csv_download
 from .forms import EmptyForm
 
 bp = Blueprint("tasks", __name__)
@@ -55,30 +62,81 @@ def _task_or_404(video_id: str):
 # ---- new task ---------------------------------------------------------------------------
 
 
+def _routed(offers: list) -> list:
+    """One offer per model that several providers serve (chosen as "best available")."""
+    by_model: dict[str, list] = {}
+    for o in offers:
+        by_model.setdefault(o.spec.name, []).append(o)
+    return [group[0] for group in by_model.values() if len(group) > 1]
+
+
 def _new_page(values=None, errors=None, status=200):
     values = values or {}
     values.setdefault("idempotency_key", uuid.uuid4().hex)
+    offers = catalog.offers()
     return (
         render_template(
             "tasks/new.html",
-            offers=catalog.offers(),
+            offers=offers,
+            routed=_routed(offers),
             caps=catalog.capabilities,
             values=values,
             errors=errors or {},
             form=EmptyForm(),
             recent=history.recent(current_user, limit=5),
+            standing=budgets.standing(current_user),
+            max_image_bytes=current_app.config["MAX_IMAGE_BYTES"],
         ),
         status,
     )
 
 
+def _values_from(video_id: str | None) -> dict:
+    """The form filled in from one of the user's tasks ("Use as a new task")."""
+    source = tasks.get_for_user(current_user, video_id) if video_id else None
+    if source is None or source.user_id != current_user.id:
+        return {}
+    options = {
+        k: v
+        for k, v in (source.options or {}).items()
+        if k in catalog.EXTRA_OPTIONS and v not in (None, False)
+    }
+    return {
+        "prompt": source.prompt,
+        "model": f"{source.provider_id or ''}:{source.model}",
+        "size": source.size or "",
+        "aspect_ratio": source.aspect_ratio or "",
+        "seconds": source.seconds or "",
+        "reference_from": source.video_id if source.reference_image_key else "",
+        **options,
+    }
+
+
 @bp.get("/tasks/new")
 def new():
-    return _new_page()
+    return _new_page(_values_from(request.args.get("from")))
+
+
+def _upload_cap() -> int:
+    """The new-task form may carry more than the image limit, so an oversized image is
+    read far enough to be refused next to its field, with the prompt kept."""
+    return max(64 * 1024 * 1024, current_app.config["MAX_IMAGE_BYTES"] * 4)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc):
+    if request.endpoint == "tasks.create":
+        # The body was refused unread: the page is rendered as for an empty form.
+        request.__dict__.update(form=ImmutableMultiDict(), files=ImmutableMultiDict())
+        mb = current_app.config["MAX_IMAGE_BYTES"] // (1024 * 1024)
+        message = f"That upload is far over the {mb} MB limit; choose a smaller image."
+        return _new_page({}, {"reference_image": message}, 413)
+    return exc
 
 
 @bp.post("/tasks")
 def create():
+    request.max_content_length = _upload_cap()
     form = request.form
     if not EmptyForm().validate_on_submit():
         abort(400)
@@ -87,7 +145,7 @@ def create():
     image = (
         upload.read(current_app.config["MAX_IMAGE_BYTES"] + 1)
         if upload and upload.filename
-        else None
+        else tasks.reference_of(current_user, form.get("reference_from"))
     )
     try:
         req = NewTask(
@@ -104,12 +162,13 @@ def create():
         task, _created = tasks.create(current_user, req)
     except ValidationError as exc:
         errors = dict(exc.errors)
-        if image and "reference_image" not in errors:
+        if image and upload and upload.filename and "reference_image" not in errors:
             # Browsers never refill a file field: say so rather than drop it silently.
             errors["reference_image"] = "Your image was fine, but please choose it again."
         return _new_page(dict(form), errors, 422)
     except TaskError as exc:
-        return _new_page(dict(form), {"prompt": exc.message}, exc.status)
+        field = "budget" if exc.code == "budget_exceeded" else "prompt"
+        return _new_page(dict(form), {field: exc.message}, exc.status)
     return redirect(url_for("tasks.show", video_id=task.video_id), 303)
 
 
@@ -119,16 +178,82 @@ def create():
 def _live(task) -> dict:
     return {
         "task": task,
+        "typical": tasks.typical_seconds(task.model) if not task.is_terminal else None,
+        "elapsed": ((task.completed_at or utcnow()) - task.created_at).total_seconds(),
         "caps": catalog.capabilities(task.provider) if task.provider else frozenset(),
         "form": EmptyForm(),
         "refreshed_at": tasks.refreshed_at(task),
+        "refresh_error": (task.upstream_data or {}).get("refresh_error"),
     }
 
 
 @bp.get("/tasks/<video_id>")
 def show(video_id):
     task = _task_or_404(video_id)
-    return render_template("tasks/show.html", remixes=history.remixes_of(task), **_live(task))
+    return render_template(
+        "tasks/show.html",
+        remixes=history.remixes_of(task),
+        inputs=tasks.inputs(task),
+        **_live(task),
+    )
+
+
+MAX_BULK = 100
+
+
+@bp.post("/tasks/bulk")
+def bulk():
+    """The gallery's "download selected" (one streamed zip) and "delete selected"."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    ids = request.form.getlist("ids")[:MAX_BULK]
+    chosen = [t for t in (tasks.get_for_user(current_user, v) for v in ids) if t is not None]
+    target = request.form.get("back") or ""
+    if not target.startswith("/tasks") or target.startswith("//") or "\\" in target:
+        target = url_for("tasks.history", view="grid")  # only back to the history, never away
+    back = redirect(target, 303)
+    if not chosen:
+        flash("Select at least one task first.", "error")
+        return back
+    if request.form.get("action") == "zip":
+        ready = [t for t in chosen if t.status == "COMPLETED"]
+        return Response(
+            stream_with_context(content.zip_of(ready)),
+            mimetype="application/zip",
+            headers={"Content-Disposition": 'attachment; filename="reelay-selection.zip"'},
+        )
+    if request.form.get("action") == "delete":
+        kept = sum(1 for t in chosen if tasks.delete(current_user, t.video_id))
+        message = f"Deleted {len(chosen)} task{'s' if len(chosen) != 1 else ''}."
+        if kept:
+            message += (
+                f" {kept} stay{'s' if kept == 1 else ''} at a provider that cannot delete jobs."
+            )
+        flash(message, "success")
+        return back
+    abort(400)
+
+
+@bp.get("/tasks/<video_id>/reference")
+def reference(video_id):
+    task = _task_or_404(video_id)
+    try:
+        return content.serve_reference(task, request)
+    except TaskError:
+        abort(404)
+
+
+@bp.post("/tasks/<video_id>/delete")
+def delete(video_id):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    _task_or_404(video_id)
+    kept = tasks.delete(current_user, video_id)
+    message = "Task deleted, with its archived files."
+    if kept:
+        message += " The provider keeps its own copy: it cannot delete or cancel jobs."
+    flash(message, "success")
+    return redirect(url_for("tasks.history"), 303)
 
 
 @bp.get("/tasks/<video_id>/live")
@@ -234,6 +359,12 @@ def remix(video_id):
 @bp.get("/tasks", endpoint="history")
 def history_():
     query = history.parse_query(request.args)
+    if request.args.get("format") == "csv":
+        return Response(
+            stream_with_context(history.csv_rows(current_user, query)),
+            mimetype="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="reelay-history.csv"'},
+        )
     page = history.page_for(current_user, query)
     return render(
         "tasks/history.html",
@@ -249,4 +380,13 @@ def stats_():
     report = stats.report(
         user_id=current_user.id, date_from=request.args.get("from"), date_to=request.args.get("to")
     )
-    return render_template("tasks/stats.html", report=report, scope="mine")
+    if request.args.get("format") == "csv":
+        return csv_download(
+            stats.days_csv(report), f"reelay-stats-{report.date_from}-{report.date_to}.csv"
+        )
+    days_url = url_for(
+        "tasks.stats",
+        format="csv",
+        **{"from": report.date_from.isoformat(), "to": report.date_to.isoformat()},
+    )
+    return render_template("tasks/stats.html", report=report, scope="mine", days_csv_url=days_url)

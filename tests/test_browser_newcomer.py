@@ -1,0 +1,90 @@
+"""What a person sees, in Debian's Chromium: the browser checks a reference image
+before it is sent, sizes follow the aspect ratio, Ctrl+Enter submits, the theme
+toggle is remembered, the skip link leads to the content."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .browser_support import CHROMIUM, CHROMIUM_ARGS, LiveServer, require_browser
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def page(sim_app, backend):
+    if backend != "sqlite":
+        pytest.skip("browser flows run once, on SQLite")
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with LiveServer(sim_app) as server, sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        p = b.new_page()
+        p.base = server.url
+        p.goto(server.url + "/auth/register")
+        p.fill("#email", "ada@example.com")
+        p.fill("#password", "correct horse")
+        p.fill("#confirm", "correct horse")
+        p.click("form button[type=submit]")
+        p.wait_for_load_state()
+        yield p
+        b.close()
+
+
+def test_the_browser_refuses_a_fake_or_oversized_image_before_upload(page, tmp_path):
+    page.goto(page.base + "/tasks/new")
+    page.select_option("#model", ":sora_video2")  # "any provider"
+    fake = tmp_path / "notes.png"
+    fake.write_text("this is text, not a picture")
+    page.set_input_files("#reference_image", str(fake))
+    error = page.locator("#reference_image-client-error")
+    error.wait_for(state="visible")
+    assert "not a PNG, JPEG or WebP" in error.inner_text()
+    assert page.eval_on_selector("#reference_image", "el => el.files.length") == 0
+    assert page.is_hidden("#image-preview")
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * (11 * 1024 * 1024))
+    page.set_input_files("#reference_image", str(big))
+    page.wait_for_function(
+        "document.getElementById('reference_image-client-error').textContent.includes('limit')"
+    )
+    assert "the limit is 10 MB" in error.inner_text()
+
+
+def test_sizes_follow_the_aspect_ratio_and_ctrl_enter_submits(page):
+    page.goto(page.base + "/tasks/new")
+    page.select_option("#model", ":sora_video2")  # "any provider"
+    page.select_option("#aspect_ratio", "9:16")
+    sizes = page.eval_on_selector_all("#size option", "os => os.map(o => o.value).filter(Boolean)")
+    assert sizes and all(int(s.split("x")[0]) < int(s.split("x")[1]) for s in sizes), sizes
+    page.select_option("#aspect_ratio", "16:9")
+    sizes = page.eval_on_selector_all("#size option", "os => os.map(o => o.value).filter(Boolean)")
+    assert sizes and all(int(s.split("x")[0]) > int(s.split("x")[1]) for s in sizes), sizes
+    page.fill("#prompt", "A kite over a windy beach")
+    page.focus("#prompt")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(re.compile(r"/tasks/video_[0-9a-f]{32}$"))
+
+
+def test_theme_toggle_is_remembered_and_skip_link_goes_to_content(page):
+    page.emulate_media(color_scheme="light")
+    page.goto(page.base + "/tasks")
+    assert page.evaluate("document.documentElement.dataset.theme || ''") == ""
+    page.click("[data-theme-toggle]")
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    page.reload()
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    assert page.get_attribute("[data-theme-toggle]", "aria-pressed") == "true"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"
+
+
+def test_filters_leave_empty_parameters_out_of_the_url(page):
+    page.goto(page.base + "/tasks")
+    page.select_option("select[name=status]", "FAILED")
+    page.wait_for_url(re.compile(r"/tasks\?status=FAILED$"))
