@@ -46,16 +46,12 @@ def make_upstream_jobs(sim_url: str, n: int) -> list[str]:
         return list(pool.map(one, range(n)))
 
 
-def child(db_url: str, sim_url: str, ids_file: str, workers: int, batch: int) -> None:
-    """Runs in its own process: seed the rows, then sweep until every task was polled once."""
-    from flask_migrate import upgrade
-    from sqlalchemy import func, insert, select
-
+def child(
+    db_url: str, sim_url: str, ids_file: str, workers: int, batch: int, role: str = "both"
+) -> None:
+    """Runs in its own process: seed the rows ("seed"), sweep until every task was polled
+    once ("sweep", several of these may share one database), or both."""
     from webapp import create_app
-    from webapp.extensions import db
-    from webapp.models import VideoTask
-    from webapp.models.base import utcnow
-    from webapp.services import accounts, poller, sim_seed, tasks
 
     ids = json.loads(Path(ids_file).read_text())
     app = create_app(
@@ -69,6 +65,22 @@ def child(db_url: str, sim_url: str, ids_file: str, workers: int, batch: int) ->
             "ARCHIVE_DIR": tempfile.mkdtemp(),
         }
     )
+    if role in ("both", "seed"):
+        _seed(app, ids, sim_url)
+    if role == "seed":
+        return
+    _sweep(app, len(ids))
+
+
+def _seed(app, ids, sim_url):
+    from flask_migrate import upgrade
+    from sqlalchemy import insert
+
+    from webapp.extensions import db
+    from webapp.models import VideoTask
+    from webapp.models.base import utcnow
+    from webapp.services import accounts, sim_seed, tasks
+
     with app.app_context():
         upgrade()
         user = accounts.register("bench@example.com", "bench-password")
@@ -109,6 +121,15 @@ def child(db_url: str, sim_url: str, ids_file: str, workers: int, batch: int) ->
             db.session.execute(insert(VideoTask), rows[i : i + 2000])
         db.session.commit()
         del rows
+
+
+def _sweep(app, n: int):
+    from sqlalchemy import func, select
+
+    from webapp.extensions import db
+    from webapp.models import VideoTask
+    from webapp.services import poller
+
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.monotonic()
     with app.app_context():
@@ -124,14 +145,37 @@ def child(db_url: str, sim_url: str, ids_file: str, workers: int, batch: int) ->
     print(
         json.dumps(
             {
-                "n": len(ids),
+                "n": n,
                 "seconds": elapsed,
-                "checks_per_s": len(ids) / elapsed,
+                "checks_per_s": n / elapsed,
                 "cpu_s": cpu,
                 "peak_rss_mb": rss_mb(os.getpid()),
             }
         )
     )
+
+
+def _child_args(url, sim_url, ids_file, workers, batch, role):
+    return [
+        sys.executable,
+        __file__,
+        "--child",
+        url,
+        sim_url,
+        str(ids_file),
+        str(workers),
+        str(batch),
+        role,
+    ]
+
+
+CHILD_ENV = {**os.environ, "REELAY_SIM_KEY": "sim-key", "LOG_LEVEL": "WARNING"}
+
+
+def _result(out) -> dict:
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def run(kind: str, n: int, sim_url: str, workers: int, batch: int) -> dict:
@@ -141,23 +185,12 @@ def run(kind: str, n: int, sim_url: str, workers: int, batch: int) -> dict:
 
     def go(url):
         out = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--child",
-                url,
-                sim_url,
-                str(ids_file),
-                str(workers),
-                str(batch),
-            ],
+            _child_args(url, sim_url, ids_file, workers, batch, "both"),
             capture_output=True,
             text=True,
-            env={**os.environ, "REELAY_SIM_KEY": "sim-key", "LOG_LEVEL": "WARNING"},
+            env=CHILD_ENV,
         )
-        if out.returncode != 0:
-            raise RuntimeError(out.stderr[-2000:])
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        return _result(out)
 
     if kind == "sqlite":
         return go(f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3")
@@ -165,9 +198,55 @@ def run(kind: str, n: int, sim_url: str, workers: int, batch: int) -> dict:
         return go(url)
 
 
+def run_processes(n: int, procs: int, sim_url: str, workers: int, batch: int) -> dict:
+    """N tasks in one PostgreSQL, swept by ``procs`` poller processes at once (each with
+    ``workers`` threads); checks/s over the wall time until the last one is done."""
+    ids = make_upstream_jobs(sim_url, n)
+    ids_file = Path(tempfile.mkdtemp()) / "ids.json"
+    ids_file.write_text(json.dumps(ids))
+    with pg_database() as url:
+        seeded = subprocess.run(
+            _child_args(url, sim_url, ids_file, workers, batch, "seed"),
+            capture_output=True,
+            text=True,
+            env=CHILD_ENV,
+        )
+        if seeded.returncode != 0:
+            raise RuntimeError(seeded.stderr[-2000:])
+        t0 = time.monotonic()
+        running = [
+            subprocess.Popen(
+                _child_args(url, sim_url, ids_file, workers, batch, "sweep"),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=CHILD_ENV,
+            )
+            for _ in range(procs)
+        ]
+        outs = []
+        for p in running:
+            stdout, stderr = p.communicate()
+            outs.append(_result(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr)))
+        wall = time.monotonic() - t0
+    return {
+        "checks_per_s": n / wall,
+        "seconds": wall,
+        "cpu_s": sum(o["cpu_s"] for o in outs),
+        "rss": [o["peak_rss_mb"] for o in outs],
+    }
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:
-        child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
+        child(
+            sys.argv[2],
+            sys.argv[3],
+            sys.argv[4],
+            int(sys.argv[5]),
+            int(sys.argv[6]),
+            sys.argv[7] if len(sys.argv) > 7 else "both",
+        )
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000)
@@ -177,6 +256,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=500, help="REELAY_POLL_BATCH")
     ap.add_argument(
         "--small", type=int, default=1000, help="a smaller N to show memory is flat in N"
+    )
+    ap.add_argument(
+        "--processes",
+        default="",
+        help="e.g. 1,2,4: also sweep N tasks on PostgreSQL with that many poller processes",
     )
     args = ap.parse_args()
     port = free_port()
@@ -194,22 +278,40 @@ def main() -> None:
         print(
             f"{'db':<11} {'N':>7} {'checks/s':>9} {'sweep s':>8} {'CPU s':>6} {'CPU %':>6} {'peak RSS':>9}"
         )
-        for kind in args.db.split(","):
+
+        def fresh():
+            requests.post(f"{sim_url}/_sim/reset", timeout=30)
+            requests.post(
+                f"{sim_url}/_sim/config",
+                json={
+                    "STATUS_LATENCY_MS": args.latency_ms,
+                    "QUEUE_SECONDS": 0,
+                    "RUN_SECONDS": 86400,
+                },
+                timeout=5,
+            )
+
+        for kind in [k for k in args.db.split(",") if k]:
             for n in (args.small, args.n):
                 r = run(kind, n, sim_url, args.workers, args.batch)
                 print(
                     f"{kind:<11} {r['n']:>7,} {r['checks_per_s']:>9.0f} {r['seconds']:>8.1f} {r['cpu_s']:>6.1f} "
                     f"{100 * r['cpu_s'] / r['seconds']:>5.0f}% {r['peak_rss_mb']:>7.0f} MB"
                 )
-                requests.post(f"{sim_url}/_sim/reset", timeout=30)
-                requests.post(
-                    f"{sim_url}/_sim/config",
-                    json={
-                        "STATUS_LATENCY_MS": args.latency_ms,
-                        "QUEUE_SECONDS": 0,
-                        "RUN_SECONDS": 86400,
-                    },
-                    timeout=5,
+                fresh()
+        if args.processes:
+            print(
+                f"\nscale-out: {args.n:,} tasks in one PostgreSQL, {args.workers} threads per process"
+            )
+            print(
+                f"{'processes':>9} {'checks/s':>9} {'sweep s':>8} {'CPU s':>6}  peak RSS per process"
+            )
+            for procs in [int(p) for p in args.processes.split(",")]:
+                fresh()
+                r = run_processes(args.n, procs, sim_url, args.workers, args.batch)
+                rss = ", ".join(f"{m:.0f}" for m in r["rss"])
+                print(
+                    f"{procs:>9} {r['checks_per_s']:>9.0f} {r['seconds']:>8.1f} {r['cpu_s']:>6.1f}  {rss} MB"
                 )
         print(f"\nsimulator peak RSS {rss_mb(sim_proc.pid):.0f} MB")
 

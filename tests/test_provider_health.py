@@ -55,9 +55,11 @@ def test_a_success_ends_a_failure_streak(app):
     pid = factories.provider(app)
     with app.app_context():
         for _ in range(h.THRESHOLD - 1):
+            health.record(pid, health.SUBMIT, 100, "HTTP 502")
+        health.record(pid, health.SUBMIT, 100, None)
+        health.record(pid, health.SUBMIT, 100, "HTTP 502")
+        for _ in range(3 * h.THRESHOLD):  # failed status reads never open it
             health.record(pid, health.STATUS, 100, "HTTP 502")
-        health.record(pid, health.STATUS, 100, None)
-        health.record(pid, health.STATUS, 100, "HTTP 502")
         health.forget()
         assert health.breaker(pid).state == h.CLOSED and health.breaker(pid).failures == 1
 

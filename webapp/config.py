@@ -152,6 +152,8 @@ def load_config() -> dict:
         # Looks for the job of a create whose answer was lost, and the first retry step.
         "RECONCILE_DELAYS": env_floats("REELAY_RECONCILE_DELAYS", (5.0, 15.0, 30.0)),
         "RETRY_BASE_SECONDS": env_float("REELAY_RETRY_BASE", 5.0),
+        # Failed creates in a row that open a provider's circuit (domain/health.py).
+        "CIRCUIT_THRESHOLD": env_int("REELAY_CIRCUIT_THRESHOLD", 5, minimum=1),
         # How long a create keeps going round its providers while none accepts it.
         "SUBMIT_WINDOW_SECONDS": env_int("REELAY_SUBMIT_WINDOW", 600, minimum=0),
         # Budgets and prices are in this currency (an ISO code such as USD or EUR).

@@ -1,7 +1,7 @@
 """Provider health, shared by every process through the database.
 
-Every create and status call is timed and classified (``observe``). Failures feed the
-circuit breaker in ``provider_health`` at once (rare, so one small write each);
+Every create and status call is timed and classified (``observe``). Failed creates feed
+the circuit breaker in ``provider_health`` at once (rare, so one small write each);
 successes only write when they change something (the end of a failure streak, a probe
 that closes the circuit), so the poller's hundreds of status reads a second cost no
 writes. Latencies and counts are kept in memory per five-minute slot and flushed to
@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -80,8 +81,11 @@ def record(provider_id: int, op: str, ms: float, error: str | None, probe: bool 
         entry[0] += 1
         entry[1] += 1 if error else 0
         entry[2][h.bucket(ms)] += 1
-    if error:
-        _change(provider_id, lambda b: h.failed(b, now), error)
+    if op != SUBMIT:
+        pass  # status reads feed the statistics only: the circuit guards creates
+    elif error:
+        threshold = current_app.config.get("CIRCUIT_THRESHOLD", h.THRESHOLD)
+        _change(provider_id, lambda b: h.failed(b, now, threshold), error)
     else:
         view = breaker(provider_id)
         if probe or (view.state == h.CLOSED and view.failures):
