@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -21,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests  # noqa: E402
 
-from bench.common import ROOT, free_port, gunicorn, pct, process, simulator  # noqa: E402
+from bench.common import ROOT, free_port, gunicorn, pct, process, run_clients, simulator  # noqa: E402
 
 LITELLM_VENV = ROOT / "bench" / ".venv-litellm"
 
@@ -29,55 +28,33 @@ LITELLM_VENV = ROOT / "bench" / ".venv-litellm"
 def drive(base: str, headers: dict, n: int, concurrency: int, model: str) -> dict:
     create_ms: list[float] = []
     get_ms: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    counter = iter(range(n))
+    errors = []
 
-    def worker():
-        nonlocal errors
-        s = requests.Session()
-        while True:
-            with lock:
-                i = next(counter, None)
-            if i is None:
-                return
-            t = time.perf_counter()
-            r = s.post(
-                f"{base}/videos",
-                json={"prompt": f"bench {i}", "model": model, "seconds": "4", "size": "1280x720"},
-                headers=headers,
-                timeout=60,
-            )
-            c = (time.perf_counter() - t) * 1000
-            if r.status_code != 200:
-                with lock:
-                    errors += 1
-                continue
-            vid = r.json()["id"]
-            t = time.perf_counter()
-            g = s.get(f"{base}/videos/{vid}", headers=headers, timeout=60)
-            gms = (time.perf_counter() - t) * 1000
-            with lock:
-                create_ms.append(c)
-                if g.status_code == 200:
-                    get_ms.append(gms)
-                else:
-                    errors += 1
+    def step(s, i):
+        t = time.perf_counter()
+        r = s.post(
+            f"{base}/videos",
+            json={"prompt": f"bench {i}", "model": model, "seconds": "4", "size": "1280x720"},
+            headers=headers,
+            timeout=60,
+        )
+        c = (time.perf_counter() - t) * 1000
+        if r.status_code != 200:
+            errors.append(i)
+            return
+        t = time.perf_counter()
+        g = s.get(f"{base}/videos/{r.json()['id']}", headers=headers, timeout=60)
+        create_ms.append(c)
+        (get_ms if g.status_code == 200 else errors).append((time.perf_counter() - t) * 1000)
 
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    wall = time.perf_counter() - t0
+    wall = run_clients(n, concurrency, step)
     return {
         "pairs_per_s": len(create_ms) / wall,
         "create_p50": pct(create_ms, 0.5),
         "create_p95": pct(create_ms, 0.95),
         "get_p50": pct(get_ms, 0.5),
         "get_p95": pct(get_ms, 0.95),
-        "errors": errors,
+        "errors": len(errors),
     }
 
 

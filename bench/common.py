@@ -8,6 +8,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -145,3 +146,27 @@ def rss_mb(pid: int) -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def run_clients(n: int, concurrency: int, step) -> float:
+    """``step(session, i)`` for i in 0..n-1 from ``concurrency`` threads, each with its own
+    requests session; returns the wall time in seconds."""
+    lock = threading.Lock()
+    counter = iter(range(n))
+
+    def worker():
+        s = requests.Session()
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            step(s, i)
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return time.perf_counter() - t0

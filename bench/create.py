@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -25,48 +24,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import requests  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.common import ROOT, free_port, gunicorn, pct, pg_database, simulator  # noqa: E402
+from bench.common import ROOT, free_port, gunicorn, pct, pg_database, run_clients, simulator  # noqa: E402
 
 CAPS = {"monthly_spend": 1e8, "monthly_seconds": 10**8, "concurrent": 10**6, "daily_tasks": 10**6}
 
 
 def drive(base: str, token: str, n: int, concurrency: int, tag: str) -> dict:
     times: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    counter = iter(range(n))
+    errors = []
+    headers = {"Authorization": f"Bearer {token}"}
 
-    def worker():
-        nonlocal errors
-        s = requests.Session()
-        headers = {"Authorization": f"Bearer {token}"}
-        while True:
-            with lock:
-                i = next(counter, None)
-            if i is None:
-                return
-            t = time.perf_counter()
-            r = s.post(
-                f"{base}/api/video/tasks",
-                json={"prompt": f"{tag} {i}", "model": "sora_video2", "seconds": 4},
-                headers=headers,
-                timeout=60,
-            )
-            ms = (time.perf_counter() - t) * 1000
-            with lock:
-                if r.status_code == 201:
-                    times.append(ms)
-                else:
-                    errors += 1
+    def step(s, i):
+        t = time.perf_counter()
+        r = s.post(
+            f"{base}/api/video/tasks",
+            json={"prompt": f"{tag} {i}", "model": "sora_video2", "seconds": 4},
+            headers=headers,
+            timeout=60,
+        )
+        (times if r.status_code == 201 else errors).append((time.perf_counter() - t) * 1000)
 
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    wall = time.perf_counter() - t0
-    return {"per_s": len(times) / wall, "times": times, "errors": errors}
+    wall = run_clients(n, concurrency, step)
+    return {"per_s": len(times) / wall, "times": times, "errors": len(errors)}
 
 
 def set_caps(db_url: str, on: bool) -> None:

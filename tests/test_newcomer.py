@@ -376,3 +376,43 @@ def test_add_provider_form_shows_every_error_in_one_round(app, client, auth):
     ):
         assert f'id="{name}-error"' in html, name
     assert "Not valid JSON" in html
+
+
+def test_admin_all_tasks_csv_has_owners(app, client, auth):
+    login(client, auth, "admin@example.com")
+    factories.task(app, uid(app, "admin@example.com"), prompt="admin boat")
+    resp = client.get("/admin/tasks?format=csv")
+    lines = resp.get_data(as_text=True).splitlines()
+    assert resp.mimetype == "text/csv" and lines[0].startswith("video_id,owner,")
+    assert "admin@example.com" in lines[1] and "admin boat" in lines[1]
+
+
+def test_someone_elses_reference_image_is_never_reused(app, client, auth):
+    pid = factories.provider(app)
+    login(client, auth, "eve@example.com")
+    theirs = _with_reference(app, uid(app, "eve@example.com"))
+    auth.logout()
+    login(client, auth)
+    page = client.get(f"/tasks/new?from={theirs}").get_data(as_text=True)
+    assert "reference_from" not in page and "a red square" not in page
+    resp = client.post(
+        "/tasks",
+        data={"prompt": "mine", "model": f"{pid}:sora_video2", "reference_from": theirs},
+    )
+    assert resp.status_code == 303
+    with app.app_context():
+        from webapp.models import VideoTask
+
+        mine = db.session.scalar(select(VideoTask).where(VideoTask.prompt == "mine"))
+        assert mine.reference_image_key is None
+
+
+def test_bulk_refuses_unknown_actions_and_empty_selections_plainly(app, client, auth):
+    login(client, auth)
+    vid = factories.task(app, uid(app))
+    bad = client.post("/tasks/bulk", data={"action": "explode", "ids": [vid]})
+    assert bad.status_code == 400 and "Traceback" not in bad.get_data(as_text=True)
+    none = client.post("/tasks/bulk", data={"action": "zip", "ids": ["video_nope\x00", "x" * 5000]})
+    assert none.status_code == 303
+    assert "Select at least one task" in client.get("/tasks?view=grid").get_data(as_text=True)
+    assert client.get(f"/tasks/{vid}").status_code == 200  # nothing was touched

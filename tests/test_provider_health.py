@@ -28,7 +28,7 @@ def test_failures_open_the_circuit_for_every_process(app):
     with app.app_context():
         health.forget()  # another process: nothing cached, reads the database
         assert health.breaker(pid).state == h.OPEN
-        assert not health.available(pid)
+        assert not health.available_many([pid])[pid]
         assert health.admit(pid) == (False, False)
         assert "circuit is open after 5 failures" in health.open_reason(pid)
 
@@ -42,7 +42,7 @@ def test_after_the_cooldown_one_probe_goes_and_its_success_closes(app):
         )
         db.session.commit()
         health.forget()
-        assert health.available(pid)
+        assert health.available_many([pid])[pid]
         assert health.admit(pid) == (True, True)  # this caller sends the probe
         health.forget()
         assert health.admit(pid) == (False, False)  # nobody else meanwhile

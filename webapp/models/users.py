@@ -162,3 +162,12 @@ class SiteSetting(db.Model):
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    @classmethod
+    def put(cls, key: str, value: str) -> None:
+        """Insert or update one setting in the session; the caller commits."""
+        row = db.session.get(cls, key)
+        if row is None:
+            db.session.add(cls(key=key, value=value))
+        else:
+            row.value = value

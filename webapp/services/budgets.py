@@ -42,11 +42,7 @@ def defaults() -> dict:
 
 def set_defaults(caps: dict) -> None:
     value = json.dumps({k: v for k, v in caps.items() if k in b.CAPS and v is not None})
-    row = db.session.get(SiteSetting, DEFAULTS_KEY)
-    if row is None:
-        db.session.add(SiteSetting(key=DEFAULTS_KEY, value=value))
-    else:
-        row.value = value
+    SiteSetting.put(DEFAULTS_KEY, value)
     db.session.commit()
 
 

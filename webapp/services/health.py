@@ -6,7 +6,7 @@ successes only write when they change something (the end of a failure streak, a 
 that closes the circuit), so the poller's hundreds of status reads a second cost no
 writes. Latencies and counts are kept in memory per five-minute slot and flushed to
 this process's own ``provider_call_stats`` rows every few seconds. Routing asks
-``available``; the admin page asks ``report``.
+``available_many``; the admin page asks ``report``.
 """
 
 from __future__ import annotations
@@ -161,14 +161,9 @@ def _ensure(conn, provider_id: int) -> None:
     )
 
 
-def available(provider_id: int, now: datetime | None = None) -> bool:
-    """For ranking a route: closed, or open long enough to be probed."""
-    return h.admits(breaker(provider_id), now or utcnow()) != "no"
-
-
 def available_many(provider_ids: list[int]) -> dict[int, bool]:
-    """``available`` for a route's providers in one query on the caller's session (a
-    create already holds a connection: never ask the pool for a second one)."""
+    """For ranking a route: closed, or open long enough to be probed. One query on the
+    caller's session (a create already holds a connection: never ask for a second)."""
     now, fresh = utcnow(), {}
     stale = [
         pid

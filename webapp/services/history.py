@@ -3,6 +3,8 @@ rows (index-backed ordering, a bounded count instead of a full-table count)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from dataclasses import dataclass, field
 
@@ -240,9 +242,6 @@ CSV_ROWS = 10_000
 
 def csv_rows(user: User | None, q: Query):
     """The filtered history as CSV lines (header first), at most CSV_ROWS tasks."""
-    import csv
-    import io
-
     out = io.StringIO()
     w = csv.writer(out)
     header = [

@@ -50,11 +50,7 @@ def policy_source() -> str:
 def set_policy(value: str) -> None:
     if value not in SIGNUP_POLICIES:
         raise ValueError(value)
-    row = db.session.get(SiteSetting, POLICY_KEY)
-    if row is None:
-        db.session.add(SiteSetting(key=POLICY_KEY, value=value))
-    else:
-        row.value = value
+    SiteSetting.put(POLICY_KEY, value)
     db.session.commit()
 
 

@@ -26,4 +26,5 @@ def summary(app) -> list[str]:
         if not db.session.scalar(select(func.count()).select_from(User)):
             lines.append("no account yet: the first one you register becomes the admin")
         db.session.remove()
+        db.engine.dispose()  # runs in gunicorn's master: no connection may cross the fork
         return lines

@@ -6,6 +6,8 @@ A few grouped queries over an indexed date range; never a row-by-row scan in Pyt
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -145,9 +147,6 @@ def spend(rep: Report, user_id: int | None = None) -> Report:
 
 def days_csv(rep: Report) -> str:
     """The per-day series as CSV (what the charts show)."""
-    import csv
-    import io
-
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["date", "tasks", "completed", "failed", "cost"])
@@ -158,9 +157,6 @@ def days_csv(rep: Report) -> str:
 
 def spend_csv(rep: Report) -> str:
     """The spend breakdown as CSV (one line per user, then per token)."""
-    import csv
-    import io
-
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["kind", "name", "owner", "tasks", "seconds", "cost", "from", "to"])

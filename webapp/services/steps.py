@@ -102,8 +102,8 @@ def _remix_source(snap) -> tuple[str | None, dict]:
 
 
 def _not_admitted(snap) -> Outcome | None:
-    """A definite refusal before anything is sent: the key is not set here, or the
-    provider's circuit is open (both move the task to the next provider)."""
+    """A definite refusal before anything is sent: the key is not set here (the open
+    circuit is checked later, once the probe may be claimed). Both move the task on."""
     if snap.provider.key_missing:
         return Outcome(
             Kind.REFUSED,

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from ..domain import routing
 from ..domain import statuses as st
 from ..domain.catalog import ASPECT_RATIOS, aspect_of, resolve_shape
-from ..domain.validation import ValidationError, check_image, check_prompt
+from ..domain.validation import ValidationError, check_image, check_prompt, unstorable
 from ..extensions import db
 from ..models import ApiToken, Provider, SubmitAttempt, TaskEvent, User, VideoTask
 from ..models.base import utcnow
@@ -86,8 +86,8 @@ def new_video_id() -> str:
 
 def get_for_user(user: User, video_id: str) -> VideoTask | None:
     """The owner's task (admins see all). Anything else is "not found", never "forbidden"."""
-    if not video_id or len(video_id) > 64:
-        return None
+    if not isinstance(video_id, str) or not video_id or len(video_id) > 64 or unstorable(video_id):
+        return None  # a form field or path no task can have (NUL, surrogates, too long)
     task = db.session.scalar(select(VideoTask).where(VideoTask.video_id == video_id))
     if task is None or (task.user_id != user.id and not user.is_admin):
         return None

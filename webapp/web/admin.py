@@ -344,6 +344,8 @@ def provider_sync_models(provider_id: int):
 @bp.get("/tasks")
 def tasks():
     query = history.parse_query(request.args)
+    if request.args.get("format") == "csv":
+        return csv_download(history.csv_rows(None, query), "reelay-all-tasks.csv")
     page = history.page_for(None, query)
     return render(
         "tasks/history.html",

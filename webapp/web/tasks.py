@@ -360,11 +360,7 @@ def remix(video_id):
 def history_():
     query = history.parse_query(request.args)
     if request.args.get("format") == "csv":
-        return Response(
-            stream_with_context(history.csv_rows(current_user, query)),
-            mimetype="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="reelay-history.csv"'},
-        )
+        return csv_download(history.csv_rows(current_user, query), "reelay-history.csv")
     page = history.page_for(current_user, query)
     return render(
         "tasks/history.html",
