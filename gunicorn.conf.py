@@ -27,8 +27,13 @@ max_requests_jitter = 500
 def post_worker_init(worker):
     """Start the poller's scheduler in each worker (unless REELAY_SCHEDULER=off). Safe
     with any number of workers and hosts: the poller leases the tasks it works on."""
+    import gc
+
     from webapp.services import scheduler
 
+    # Everything loaded so far (models, templates, the app) lives as long as the worker:
+    # keep it out of the collector's full passes, which otherwise walk it mid-request.
+    gc.freeze()
     app = worker.wsgi
     if app.config.get("SCHEDULER_ENABLED"):
         scheduler.start(app)

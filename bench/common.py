@@ -85,7 +85,14 @@ def simulator(port: int, env: dict | None = None):
     )
 
 
-def gunicorn(port: int, db_url: str, workers: int = 2, threads: int = 8, env: dict | None = None):
+def gunicorn(
+    port: int,
+    db_url: str,
+    workers: int = 2,
+    threads: int = 8,
+    env: dict | None = None,
+    target: str = "wsgi:app",
+):
     return process(
         [
             sys.executable,
@@ -101,7 +108,7 @@ def gunicorn(port: int, db_url: str, workers: int = 2, threads: int = 8, env: di
             str(threads),
             "--access-logfile",
             "/dev/null",
-            "wsgi:app",
+            target,
         ],
         env={
             "DATABASE_URL": db_url,

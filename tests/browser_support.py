@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from contextlib import contextmanager
 
 import pytest
 from werkzeug.serving import make_server
@@ -42,3 +43,29 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.thread.join(timeout=5)
+
+
+@contextmanager
+def chromium(backend: str):
+    """Debian's Chromium under Playwright; browser flows run once, on SQLite."""
+    if backend != "sqlite":
+        pytest.skip("browser flows run once, on SQLite")
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def register(page, base: str, email: str = "ada@example.com") -> None:
+    """Sign up through the form (the first account is the admin)."""
+    page.goto(base + "/auth/register")
+    page.fill("#email", email)
+    page.fill("#password", "correct horse")
+    page.fill("#confirm", "correct horse")
+    page.click("form button[type=submit]")
+    page.wait_for_load_state()

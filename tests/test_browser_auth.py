@@ -2,24 +2,16 @@
 
 import pytest
 
-from .browser_support import CHROMIUM, CHROMIUM_ARGS, LiveServer, require_browser
+from .browser_support import LiveServer, chromium
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def browser_page(make_app, backend):
-    if backend != "sqlite":
-        pytest.skip("browser flows run once, on SQLite")
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
     app = make_app(WTF_CSRF_ENABLED=True)
-    with LiveServer(app) as live, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        yield live, page
-        browser.close()
+    with chromium(backend) as browser, LiveServer(app) as live:
+        yield live, browser.new_page()
 
 
 def test_register_logout_login_in_chromium(browser_page):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import User
 
-from .browser_support import CHROMIUM, CHROMIUM_ARGS, LiveServer, require_browser
+from .browser_support import LiveServer, chromium
 
 HOSTILE = "a'-alert`1`-'@example.com"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -43,19 +43,13 @@ def test_users_page_puts_the_email_in_a_data_attribute_only(app, auth, client):
 @pytest.mark.browser
 @pytest.mark.parametrize("answer", [True, False])
 def test_deactivate_asks_with_the_literal_email_and_runs_no_script(app, backend, answer):
-    if backend != "sqlite":
-        pytest.skip("browser flows run once, on SQLite")
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
     from webapp.services import accounts
 
     with app.app_context():
         accounts.register("admin@example.com", "correct horse")
         accounts.register(HOSTILE, "correct horse")
     dialogs = []
-    with LiveServer(app) as live, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium(backend) as browser, LiveServer(app) as live:
         page = browser.new_page()
 
         def on_dialog(dialog):
@@ -71,7 +65,6 @@ def test_deactivate_asks_with_the_literal_email_and_runs_no_script(app, backend,
         page.goto(live.url + "/admin/users")
         page.click("button[value=deactivate]")
         page.wait_for_load_state()
-        browser.close()
     assert dialogs == [
         (
             "confirm",

@@ -12,22 +12,15 @@ from webapp.domain import statuses as st
 from webapp.services import scheduler
 
 from . import factories
-from .browser_support import CHROMIUM, CHROMIUM_ARGS, LiveServer, require_browser
+from .browser_support import LiveServer, chromium, register
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def browser(sim_app, backend):
-    if backend != "sqlite":
-        pytest.skip("browser flows run once, on SQLite")
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium(backend) as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -39,15 +32,6 @@ def live(sim_app, sim):
         yield server
     sim_app.extensions["reelay_scheduler"].shutdown(wait=False)
     sim.set_config(POLL_AFTER_MS=None)
-
-
-def register(page, base, email="ada@example.com"):
-    page.goto(base + "/auth/register")
-    page.fill("#email", email)
-    page.fill("#password", "correct horse")
-    page.fill("#confirm", "correct horse")
-    page.click("form button[type=submit]")
-    page.wait_for_load_state()
 
 
 def progress_value(page) -> int:

@@ -15,7 +15,7 @@ from webapp.models import Provider, TaskEvent, VideoTask
 from webapp.services import accounts, signup
 
 from . import factories
-from .browser_support import CHROMIUM, CHROMIUM_ARGS, LiveServer, require_browser
+from .browser_support import LiveServer, chromium, require_browser
 
 pytestmark = pytest.mark.browser
 
@@ -146,26 +146,19 @@ def visit_all(browser, base, email, paths, viewport):
 @pytest.mark.parametrize("width", sorted(VIEWPORTS))
 def test_every_page_renders_hostile_text_as_text(world, width):
     app, videos, _ids = world
-    from playwright.sync_api import sync_playwright
-
-    with LiveServer(app) as live, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium("sqlite") as browser, LiveServer(app) as live:
         viewport = VIEWPORTS[width]
         problems = visit_all(browser, live.url, None, ANONYMOUS, viewport)
         problems += visit_all(browser, live.url, HOSTILE_EMAIL, pages_for(videos, False), viewport)
         problems += visit_all(
             browser, live.url, "admin@example.com", pages_for(videos, True), viewport
         )
-        browser.close()
     assert problems == []
 
 
 def test_the_payload_is_shown_as_typed(world):
     app, videos, _ids = world
-    from playwright.sync_api import sync_playwright
-
-    with LiveServer(app) as live, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium("sqlite") as browser, LiveServer(app) as live:
         page = browser.new_page()
         page.goto(live.url + "/auth/login")
         page.fill("#email", "admin@example.com")
@@ -174,5 +167,4 @@ def test_the_payload_is_shown_as_typed(world):
         page.wait_for_load_state()
         page.goto(live.url + f"/tasks/{videos[3]}")
         text = page.inner_text("body")
-        browser.close()
     assert "<img src=x onerror=alert(2)>" in text and "{{7*7}}" in text

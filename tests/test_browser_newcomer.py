@@ -8,30 +8,18 @@ import re
 
 import pytest
 
-from .browser_support import CHROMIUM, CHROMIUM_ARGS, LiveServer, require_browser
+from .browser_support import LiveServer, chromium, register
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def page(sim_app, backend):
-    if backend != "sqlite":
-        pytest.skip("browser flows run once, on SQLite")
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with LiveServer(sim_app) as server, sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium(backend) as b, LiveServer(sim_app) as server:
         p = b.new_page()
         p.base = server.url
-        p.goto(server.url + "/auth/register")
-        p.fill("#email", "ada@example.com")
-        p.fill("#password", "correct horse")
-        p.fill("#confirm", "correct horse")
-        p.click("form button[type=submit]")
-        p.wait_for_load_state()
+        register(p, server.url)
         yield p
-        b.close()
 
 
 def test_the_browser_refuses_a_fake_or_oversized_image_before_upload(page, tmp_path):

@@ -436,6 +436,7 @@ def test_gemini_image_is_stored_as_image(sim_app, sim):
     task = finish(sim_app, sim, vid)
     assert task.media_type == st.IMAGE and task.status == st.COMPLETED
     assert "image" in task.archive
+    assert vid.startswith("image_")  # an image is not called a video, in its id either
 
 
 def test_veo_through_gemini_adapter(sim_app, sim):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -143,6 +145,40 @@ def test_stats_pages(app, client, auth):
     admin = client.get(f"/admin/stats?user={me}").get_data(as_text=True)
     assert "66.7%" in admin and "<svg" in admin
     assert client.get("/admin/stats?from=garbage&to=2026-13-45").status_code == 200
+
+
+def test_stats_filter_by_provider_and_model(app, client, auth):
+    """Both stats pages narrow to one provider or one model, and the CSV links keep it."""
+    login(client, auth)
+    me = uid(app)
+    main = factories.provider(app, name="Main gateway")
+    spare = factories.provider(app, name="Spare gateway")
+    factories.task(app, me, main, status=st.COMPLETED)
+    factories.task(app, me, main, status=st.FAILED, model="veo-3")
+    factories.task(app, me, spare, status=st.COMPLETED)
+
+    def tasks_card(html):
+        return re.search(r"<small>Tasks</small><strong>(\d+)</strong>", html).group(1)
+
+    for page in ("/stats", "/admin/stats"):
+        assert tasks_card(client.get(page).get_data(as_text=True)) == "3"
+        html = client.get(f"{page}?provider={main}").get_data(as_text=True)
+        assert tasks_card(html) == "2"
+        assert f'<option value="{main}" selected>' in html and f"provider={main}" in html
+        html = client.get(f"{page}?provider={main}&model=veo-3").get_data(as_text=True)
+        assert tasks_card(html) == "1" and "50.0%" not in html and "0.0%" in html
+        assert client.get(f"{page}?provider=999999&model=nothing").status_code == 200
+
+
+def test_new_page_side_column_has_tips_until_there_are_recent_tasks(app, client, auth):
+    """The right-hand column is never empty: first-time tips, then the recent tasks."""
+    login(client, auth)
+    pid = factories.provider(app)
+    html = client.get("/tasks/new").get_data(as_text=True)
+    assert "Your first generation" in html and "Recent</h2>" not in html
+    factories.task(app, uid(app), pid, prompt="a paper boat")
+    html = client.get("/tasks/new").get_data(as_text=True)
+    assert "Recent</h2>" in html and "a paper boat" in html and "Your first generation" not in html
 
 
 def test_new_task_page_without_providers(app, client, auth):

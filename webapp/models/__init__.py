@@ -3,6 +3,7 @@
 from .attempts import SubmitAttempt
 from .health import ProviderBucket, ProviderCallStat, ProviderHealth
 from .providers import Provider
+from .rollups import StatsRollup
 from .tasks import TaskEvent, VideoTask
 from .users import ApiToken, LoginThrottle, OneTimeLink, SiteSetting, User, UserSession
 
@@ -15,6 +16,7 @@ __all__ = [
     "ProviderCallStat",
     "ProviderHealth",
     "SiteSetting",
+    "StatsRollup",
     "SubmitAttempt",
     "TaskEvent",
     "User",

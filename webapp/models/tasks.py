@@ -35,21 +35,10 @@ class VideoTask(db.Model):
         UniqueConstraint("user_id", "idempotency_key", name="uq_video_tasks_user_idem"),
         Index("ix_video_tasks_user_created", "user_id", "created_at", "id"),
         Index("ix_video_tasks_user_status_created", "user_id", "status", "created_at"),
-        # Stats scan a date range; on PostgreSQL this index covers every column they
-        # read, so the scan never touches the table.
-        Index(
-            "ix_video_tasks_created",
-            "created_at",
-            postgresql_include=[
-                "status",
-                "model",
-                "provider_id",
-                "user_id",
-                "completed_at",
-                "seconds",
-                "cost",
-            ],
-        ),
+        # Admin → All tasks lists everyone's tasks newest first. (Stats read the
+        # rollups, so this index no longer carries their columns: a status change can
+        # stay a HOT update.)
+        Index("ix_video_tasks_created", "created_at"),
         # The poller's claim query only ever looks at active rows.
         Index(
             "ix_video_tasks_due",

@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import defer
 
 from ..domain import statuses as st
 from ..domain.spreadsheet import cell
@@ -189,7 +190,7 @@ def page_for(
     last = max(1, math.ceil(total / q.page_size))
     if q.page > last and not capped:
         q.page = last
-    page = _page(base, q, total, capped)
+    page = _page(base, q, total, capped, lean=True)
     if user is None:  # the admin list shows owners: load them in one query, not per row
         owner_ids = {t.user_id for t in page.items}
         if owner_ids:
@@ -211,12 +212,19 @@ def api_page_for(user: User, q: Query) -> Page:
     return _page(base, q, total, False, nulls_last=True)
 
 
-def _page(base, q: Query, total: int, capped: bool, nulls_last: bool = False) -> Page:
-    items = list(
-        db.session.scalars(
-            _ordered(base, q, nulls_last).offset((q.page - 1) * q.page_size).limit(q.page_size)
+def _page(
+    base, q: Query, total: int, capped: bool, nulls_last: bool = False, lean: bool = False
+) -> Page:
+    stmt = _ordered(base, q, nulls_last)
+    if lean:
+        # The pages' lists never show the adapter's handles or the provider options:
+        # their JSON stays undecoded (raiseload: a template that starts to need them
+        # fails its tests instead of making 20 silent queries).
+        stmt = stmt.options(
+            defer(VideoTask.upstream_data, raiseload=True),
+            defer(VideoTask.options, raiseload=True),
         )
-    )
+    items = list(db.session.scalars(stmt.offset((q.page - 1) * q.page_size).limit(q.page_size)))
     page = Page(
         items=items, page=q.page, page_size=q.page_size, total=total, capped=capped, query=q
     )

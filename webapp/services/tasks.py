@@ -21,6 +21,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from ..domain import routing
 from ..domain import statuses as st
@@ -77,8 +78,9 @@ class NewTask:
     api_token_id: int | None = None  # the API token that made it (its caps apply too)
 
 
-def new_video_id() -> str:
-    return "video_" + uuid.uuid4().hex
+def new_video_id(media_type: str = st.VIDEO) -> str:
+    """Our id for a new task: ``video_…`` (OpenAI's shape), ``image_…`` for an image."""
+    return ("image_" if media_type == st.IMAGE else "video_") + uuid.uuid4().hex
 
 
 # ---- reads ------------------------------------------------------------------------
@@ -88,7 +90,11 @@ def get_for_user(user: User, video_id: str) -> VideoTask | None:
     """The owner's task (admins see all). Anything else is "not found", never "forbidden"."""
     if not isinstance(video_id, str) or not video_id or len(video_id) > 64 or unstorable(video_id):
         return None  # a form field or path no task can have (NUL, surrogates, too long)
-    task = db.session.scalar(select(VideoTask).where(VideoTask.video_id == video_id))
+    task = db.session.scalar(
+        select(VideoTask)
+        .options(joinedload(VideoTask.provider))  # every page of a task shows it
+        .where(VideoTask.video_id == video_id)
+    )
     if task is None or (task.user_id != user.id and not user.is_admin):
         return None
     return task
@@ -353,7 +359,7 @@ def create(user: User, req: NewTask, *, submit: bool = True) -> tuple[VideoTask,
         [routing.Candidate(o.provider.id, o.provider.name, o.spec.upstream) for o in plan.route]
     )
     task = VideoTask(
-        video_id=new_video_id(),
+        video_id=new_video_id(first.spec.media_type),
         provider_id=first.provider.id,
         model=first.spec.name,
         upstream_model=first.spec.upstream,

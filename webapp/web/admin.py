@@ -360,26 +360,22 @@ def tasks():
 @bp.get("/stats", endpoint="stats")
 def stats_():
     user_id = history.record_id(request.args.get("user"))
-    report = stats.report(
-        user_id=user_id, date_from=request.args.get("from"), date_to=request.args.get("to")
-    )
+    report = stats.from_args(request.args, user_id)
     stats.spend(report, user_id)
     span = f"{report.date_from}-{report.date_to}"
     if request.args.get("format") == "spend-csv":
         return csv_download(stats.spend_csv(report), f"reelay-spend-{span}.csv")
     if request.args.get("format") == "csv":
         return csv_download(stats.days_csv(report), f"reelay-stats-{span}.csv")
-    users = db.session.scalars(select(User).order_by(User.email)).all()
-    args = {"from": report.date_from.isoformat(), "to": report.date_to.isoformat()}
-    args.update({"user": user_id} if user_id else {})
-    csv_url = url_for("admin.stats", format="spend-csv", **args)
-    days_url = url_for("admin.stats", format="csv", **args)
+    users = db.session.execute(select(User.id, User.email).order_by(User.email)).all()
+    args = stats.url_args(report, user=user_id)
     return render_template(
         "tasks/stats.html",
         report=report,
         scope="all",
         users=users,
         selected_user=user_id,
-        csv_url=csv_url,
-        days_csv_url=days_url,
+        filters=history.filter_choices(None),
+        csv_url=url_for("admin.stats", format="spend-csv", **args),
+        days_csv_url=url_for("admin.stats", format="csv", **args),
     )

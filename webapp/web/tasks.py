@@ -373,16 +373,15 @@ def history_():
 
 @bp.get("/stats", endpoint="stats")
 def stats_():
-    report = stats.report(
-        user_id=current_user.id, date_from=request.args.get("from"), date_to=request.args.get("to")
-    )
+    report = stats.from_args(request.args, current_user.id)
     if request.args.get("format") == "csv":
         return csv_download(
             stats.days_csv(report), f"reelay-stats-{report.date_from}-{report.date_to}.csv"
         )
-    days_url = url_for(
-        "tasks.stats",
-        format="csv",
-        **{"from": report.date_from.isoformat(), "to": report.date_to.isoformat()},
+    return render_template(
+        "tasks/stats.html",
+        report=report,
+        scope="mine",
+        filters=history.filter_choices(current_user),
+        days_csv_url=url_for("tasks.stats", format="csv", **stats.url_args(report)),
     )
-    return render_template("tasks/stats.html", report=report, scope="mine", days_csv_url=days_url)
