@@ -8,6 +8,7 @@ from flask import Flask
 
 from . import config as config_module
 from .extensions import csrf, db, htmx, limiter, login_manager, migrate
+from .templating import FlatGlobalsEnvironment
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -17,6 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder="../static",
         instance_path=str(config_module.INSTANCE_DIR),
     )
+    app.jinja_environment = FlatGlobalsEnvironment  # before anything touches jinja_env
     settings = config_module.load_config()
     settings.update(config or {})
     app.config.update(config_module.finalize(settings))

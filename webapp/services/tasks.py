@@ -86,15 +86,19 @@ def new_video_id(media_type: str = st.VIDEO) -> str:
 # ---- reads ------------------------------------------------------------------------
 
 
-def get_for_user(user: User, video_id: str) -> VideoTask | None:
-    """The owner's task (admins see all). Anything else is "not found", never "forbidden"."""
+def get_for_user(user: User, video_id: str, timeline: bool = False) -> VideoTask | None:
+    """The owner's task (admins see all). Anything else is "not found", never "forbidden".
+    ``timeline`` loads its events in the same query (the task page and its fragment)."""
     if not isinstance(video_id, str) or not video_id or len(video_id) > 64 or unstorable(video_id):
         return None  # a form field or path no task can have (NUL, surrogates, too long)
-    task = db.session.scalar(
+    stmt = (
         select(VideoTask)
         .options(joinedload(VideoTask.provider))  # every page of a task shows it
         .where(VideoTask.video_id == video_id)
     )
+    if timeline:
+        stmt = stmt.options(joinedload(VideoTask.events))
+    task = db.session.execute(stmt).unique().scalar_one_or_none()
     if task is None or (task.user_id != user.id and not user.is_admin):
         return None
     return task

@@ -47,13 +47,13 @@ def _signed_ok() -> bool:
     )
 
 
-def _task_or_404(video_id: str):
+def _task_or_404(video_id: str, timeline: bool = False):
     if request.endpoint == "tasks.content" and _signed_ok():
         task = tasks.get_by_video_id(video_id)
         if task is None:
             abort(404)
         return task
-    task = tasks.get_for_user(current_user, video_id)
+    task = tasks.get_for_user(current_user, video_id, timeline)
     if task is None:
         abort(404)
     return task
@@ -189,7 +189,7 @@ def _live(task) -> dict:
 
 @bp.get("/tasks/<video_id>")
 def show(video_id):
-    task = _task_or_404(video_id)
+    task = _task_or_404(video_id, timeline=True)
     return render_template(
         "tasks/show.html",
         remixes=history.remixes_of(task),
@@ -259,7 +259,7 @@ def delete(video_id):
 @bp.get("/tasks/<video_id>/live")
 def live(video_id):
     """The polled fragment. Reads only our database; 286 stops htmx 2 polling at the end."""
-    task = _task_or_404(video_id)
+    task = _task_or_404(video_id, timeline=True)
     resp = make_response(render_template("partials/_task_live.html", **_live(task)))
     if task.is_terminal and not task.pending_action:
         resp.status_code = 286
