@@ -170,6 +170,40 @@ def test_stats_filter_by_provider_and_model(app, client, auth):
         assert client.get(f"{page}?provider=999999&model=nothing").status_code == 200
 
 
+def test_a_long_stats_range_charts_weeks_and_the_csv_keeps_days(app, client, auth):
+    """Past 92 days the chart draws a bar per week (a year of days is 1.6 px a bar);
+    the CSV still has one line per day."""
+    login(client, auth)
+    factories.task(app, uid(app), factories.provider(app), status=st.COMPLETED)
+    from datetime import timedelta
+
+    from webapp.models.base import utcnow
+
+    today = utcnow().date()
+    span = f"from={today - timedelta(days=364)}&to={today}"
+    html = client.get(f"/stats?{span}").get_data(as_text=True)
+    assert "<h2>Per week</h2>" in html and "hover a week" in html
+    assert html.count('class="bar-hit"') <= 2 * 53 + 2
+    rows = client.get(f"/stats?{span}&format=csv").get_data(as_text=True)
+    assert len(rows.strip().splitlines()) == 1 + 365
+    short = client.get("/stats").get_data(as_text=True)
+    assert "<h2>Per day</h2>" in short
+
+
+def test_stats_filters_refuse_nothing_and_echo_nothing_raw(app, client, auth):
+    """Hostile filter values: the page still answers, and never as markup."""
+    login(client, auth)
+    for page in ("/stats", "/admin/stats"):
+        for q in (
+            "provider=abc&model=%3Cscript%3Ealert(1)%3C/script%3E",
+            "provider=-5&model=" + "x" * 5000,
+            "provider=99999999999999999999",
+        ):
+            r = client.get(f"{page}?{q}")
+            assert r.status_code == 200
+            assert "<script>alert(1)" not in r.get_data(as_text=True)
+
+
 def test_new_page_side_column_has_tips_until_there_are_recent_tasks(app, client, auth):
     """The right-hand column is never empty: first-time tips, then the recent tasks."""
     login(client, auth)

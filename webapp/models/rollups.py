@@ -159,18 +159,22 @@ def rebuild_sql(dialect: str, grain: str) -> str:
     )
 
 
-def _changed(dialect: str) -> str:
+def _differ(dialect: str, pairs) -> str:
+    """SQL that is true when any (old, new) expression pair differs (NULLs compared)."""
     op = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
-    return " OR ".join(f"OLD.{c} {op} NEW.{c}" for c in TRACKED)
+    return " OR ".join(f"{old} {op} {new}" for old, new in pairs)
+
+
+def _changed(dialect: str) -> str:
+    return _differ(dialect, ((f"OLD.{c}", f"NEW.{c}") for c in TRACKED))
 
 
 def _moved(dialect: str) -> str:
     """Whether an update changes a task's row in the grains without a status (a task
     going from queued to running leaves its spend where it was: no write there)."""
-    op = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
-    same = [c for c in TRACKED if c != "status"]
-    done = f"(OLD.status = 'COMPLETED') {op} (NEW.status = 'COMPLETED')"
-    return " OR ".join([*(f"OLD.{c} {op} NEW.{c}" for c in same), done])
+    pairs = [(f"OLD.{c}", f"NEW.{c}") for c in TRACKED if c != "status"]
+    pairs.append(("(OLD.status = 'COMPLETED')", "(NEW.status = 'COMPLETED')"))
+    return _differ(dialect, pairs)
 
 
 def _body(dialect: str, row: str, sign: int, update: bool = False) -> str:
