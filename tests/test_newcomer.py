@@ -416,3 +416,50 @@ def test_bulk_refuses_unknown_actions_and_empty_selections_plainly(app, client, 
     assert none.status_code == 303
     assert "Select at least one task" in client.get("/tasks?view=grid").get_data(as_text=True)
     assert client.get(f"/tasks/{vid}").status_code == 200  # nothing was touched
+
+
+def test_new_task_form_shows_every_error_in_one_round_and_keeps_the_rest(app, client, auth):
+    pid = factories.provider(app)
+    login(client, auth)
+    resp = client.post(
+        "/tasks",
+        data={
+            "prompt": "   ",
+            "model": f"{pid}:sora_video2",
+            "aspect_ratio": "9:16",
+            "size": "1280x720",
+            "seconds": "7",
+            "hd": "true",
+            "idempotency_key": "kept-key",
+        },
+    )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    for name in ("prompt", "size", "seconds"):
+        assert f'id="{name}-error"' in html, name
+        assert f'aria-describedby="{name}-error"' in html, name
+    assert 'value="kept-key"' in html  # a resubmit stays the same request
+    assert re.search(r'<option selected value="9:16">|<option value="9:16" selected', html)
+    assert re.search(r'name="hd"[^>]*checked|checked[^>]*name="hd"', html)
+
+
+def test_api_still_answers_the_first_problems_code(app, client, auth):
+    """The form gathers every error; the JSON API's stable code stays the first one's."""
+    from .test_api import H, token_for
+
+    factories.provider(app)
+    token = token_for(app)
+    resp = client.post(
+        "/v1/videos", json={"prompt": "", "model": "sora_video2", "size": "99x99"}, headers=H(token)
+    )
+    assert resp.status_code == 400
+    assert resp.json["error"]["code"] == "prompt_required"
+
+
+def test_edit_provider_form_is_filled_from_the_stored_provider(app, client, auth):
+    login(client, auth, "admin@example.com")
+    pid = factories.provider(app)
+    html = client.get(f"/admin/providers/{pid}").get_data(as_text=True)
+    assert re.search(r'<option selected value="openai">|<option value="openai" selected', html)
+    assert 'name="enabled"' in html and "checked" in html
+    assert "sora_video2" in html  # the model map, as JSON

@@ -7,6 +7,7 @@ import binascii
 import io
 import re
 import warnings
+from contextlib import contextmanager
 
 from PIL import Image, UnidentifiedImageError
 
@@ -34,6 +35,32 @@ class ValidationError(ValueError):
     def renamed(self, names: dict[str, str]) -> ValidationError:
         """The same errors under the names a given API's request used for the fields."""
         return ValidationError({names.get(k, k): v for k, v in self.errors.items()}, self.code)
+
+
+class Findings:
+    """Gathers the field errors of several checks, so a form shows them all in one
+    round; the first check that failed gives the code (what the JSON APIs answer)."""
+
+    def __init__(self):
+        self.errors: dict[str, str] = {}
+        self.code: str | None = None
+
+    def add(self, errors: dict[str, str], code: str) -> None:
+        for key, message in errors.items():
+            self.errors.setdefault(key, message)
+        self.code = self.code or code
+
+    @contextmanager
+    def check(self):
+        """``with found.check(): ...`` records a ValidationError and carries on."""
+        try:
+            yield
+        except ValidationError as exc:
+            self.add(exc.errors, exc.code)
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise ValidationError(self.errors, self.code or "invalid_request")
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

@@ -26,7 +26,13 @@ from sqlalchemy.orm import joinedload
 from ..domain import routing
 from ..domain import statuses as st
 from ..domain.catalog import ASPECT_RATIOS, aspect_of, resolve_shape
-from ..domain.validation import ValidationError, check_image, check_prompt, unstorable
+from ..domain.validation import (
+    Findings,
+    ValidationError,
+    check_image,
+    check_prompt,
+    unstorable,
+)
 from ..extensions import db
 from ..models import ApiToken, Provider, SubmitAttempt, TaskEvent, User, VideoTask
 from ..models.base import utcnow
@@ -175,10 +181,11 @@ _rng = random.Random()
 
 
 def _shape(req: NewTask, offer: catalog.Offer) -> Shape:
-    """What this offer makes of the request, or why it cannot serve it."""
+    """What this offer makes of the request, or every reason it cannot serve it."""
     spec = offer.spec
+    found = Findings()
     if req.aspect_ratio and req.aspect_ratio not in ASPECT_RATIOS:
-        raise ValidationError(
+        found.add(
             {"aspect_ratio": "Aspect ratio must be one of 16:9, 9:16 or 1:1."},
             "invalid_aspect_ratio",
         )
@@ -186,33 +193,35 @@ def _shape(req: NewTask, offer: catalog.Offer) -> Shape:
     if req.size and req.aspect_ratio and aspect_of(req.size) not in (None, req.aspect_ratio):
         fitting = [s for s in spec.sizes if aspect_of(s) == req.aspect_ratio]
         hint = f"choose {' or '.join(fitting)}" if fitting else "choose another aspect ratio"
-        raise ValidationError(
+        found.add(
             {"size": f"Size {req.size[:20]} is not {req.aspect_ratio}; {hint}."},
             "size_aspect_mismatch",
         )
-    if size and spec.sizes and size not in spec.sizes:
-        raise ValidationError(
+    elif size and spec.sizes and size not in spec.sizes:
+        found.add(
             {"size": f"Size {size[:20]} is not available; choose one of {', '.join(spec.sizes)}."},
             "invalid_size",
         )
     if seconds is not None and spec.seconds_options and seconds not in spec.seconds_options:
         allowed = ", ".join(str(s) for s in spec.seconds_options)
-        raise ValidationError(
-            {"seconds": f"Duration must be one of {allowed} seconds."}, "invalid_seconds"
-        )
+        found.add({"seconds": f"Duration must be one of {allowed} seconds."}, "invalid_seconds")
     if req.image and (
         not spec.accepts_image or pb.CAP_IMAGE_INPUT not in catalog.capabilities(offer.provider)
     ):
-        raise ValidationError(
+        found.add(
             {"reference_image": "This model does not accept reference images."},
             "image_not_supported",
         )
     if not req.image and spec.requires_image:
-        raise ValidationError(
+        found.add(
             {"reference_image": "This model edits an image: attach a reference image."},
             "image_required",
         )
-    return Shape(size, aspect, seconds, _options(offer.provider, req.options))
+    options = {}
+    with found.check():
+        options = _options(offer.provider, req.options)
+    found.raise_any()
+    return Shape(size, aspect, seconds, options)
 
 
 def _ranked(offers: list[catalog.Offer]) -> list[catalog.Offer]:
@@ -236,13 +245,28 @@ def _ranked(offers: list[catalog.Offer]) -> list[catalog.Offer]:
 def _plan(req: NewTask) -> Plan:
     """Validate a create and fix its route: the first offer that can serve it decides
     the shape; the others stay on the route only if they serve that same shape."""
-    prompt = check_prompt(req.prompt)
+    found, pictured = Findings(), Findings()  # the image's code comes last, as it always did
+    prompt = image = mime = shape = None
+    with found.check():
+        prompt = check_prompt(req.prompt)
+    if req.image:
+        with pictured.check():
+            image, mime = check_image(req.image, current_app.config["MAX_IMAGE_BYTES"])
+
+    def done():
+        found.add(pictured.errors, pictured.code)
+        found.raise_any()
+
     if not req.model:
-        raise ValidationError({"model": "Choose a model."}, "model_required")
-    offers = catalog.find_offers(req.model, req.provider_id)
+        found.add({"model": "Choose a model."}, "model_required")
+        done()
+    offers = []
+    with found.check():
+        offers = catalog.find_offers(req.model, req.provider_id)
+    if not offers:
+        done()
     errors: dict[int, ValidationError] = {}
     route: list[catalog.Offer] = []
-    shape = None
     for offer in _ranked(offers):
         try:
             if shape is None:
@@ -258,10 +282,9 @@ def _plan(req: NewTask) -> Plan:
             continue
         route.append(offer)
     if not route:
-        raise errors[offers[0].provider.id]  # the best-priority provider's reason
-    image = mime = None
-    if req.image:
-        image, mime = check_image(req.image, current_app.config["MAX_IMAGE_BYTES"])
+        best = errors[offers[0].provider.id]  # the best-priority provider's reasons
+        found.add(best.errors, best.code)
+    done()
     return Plan(route, prompt, shape, image, mime)
 
 

@@ -15,7 +15,7 @@ from ..providers import base as pb
 from ..services import accounts, budgets, catalog, health, history, recovery, signup, stats
 from .auth import admin_required
 from .downloads import csv_download
-from .forms import CapsForm, EmptyForm, InviteForm, SignupPolicyForm
+from .forms import CapsForm, EmptyForm, InviteForm, ProviderForm, SignupPolicyForm
 
 bp = Blueprint("admin", __name__)
 
@@ -158,74 +158,41 @@ def revoke_invite(invite_id: int):
 # ---- providers --------------------------------------------------------------------------
 
 
-def _provider_form_data(form) -> dict:
-    def csv(name):
-        return [v.strip() for v in (form.get(name) or "").split(",") if v.strip()]
-
-    errors = {}
-    try:
-        model_map = json.loads(form.get("model_map") or "{}")
-    except json.JSONDecodeError as exc:
-        model_map = None
-        errors["model_map"] = f"Not valid JSON (line {exc.lineno}, column {exc.colno})."
-    try:
-        seconds = [int(s) for s in csv("seconds_options")]
-    except ValueError:
-        seconds = None
-        errors["seconds_options"] = "Durations are whole seconds, separated by commas."
-    data = {
-        "name": form.get("name"),
-        "kind": form.get("kind"),
-        "base_url": form.get("base_url"),
-        "path_prefix": form.get("path_prefix"),
-        "auth_style": form.get("auth_style"),
-        "key_env": form.get("key_env"),
-        "model_map": model_map,
-        "sizes": csv("sizes"),
-        "seconds_options": seconds or [],
-        "extra_options": form.getlist("extra_options"),
-        "price_per_second": form.get("price_per_second"),
-        "max_rps": form.get("max_rps"),
-        "priority": form.get("priority"),
-        "weight": form.get("weight"),
-        "enabled": form.get("enabled") == "on",
-    }
-    return data, errors
+def _provider_form(provider=None, **kwargs) -> ProviderForm:
+    kinds = {"kinds": catalog.KINDS, "options": catalog.EXTRA_OPTIONS}
+    if provider is not None and request.method == "GET":
+        return ProviderForm.of(provider, **kinds)
+    return ProviderForm(**kinds, **kwargs)
 
 
-def _provider_page(provider=None, values=None, errors=None, status=200):
-    return (
-        render_template(
-            "admin/provider_form.html",
-            provider=provider,
-            values=values or {},
-            errors=errors or {},
-            kinds=catalog.KINDS,
-            options=catalog.EXTRA_OPTIONS,
-            form=EmptyForm(),
-        ),
-        status,
-    )
+def _provider_page(form, provider=None, status=200):
+    return render_template("admin/provider_form.html", provider=provider, form=form), status
 
 
-def _values_of(p) -> dict:
-    return {
-        "name": p.name,
-        "kind": p.kind,
-        "base_url": p.base_url,
-        "path_prefix": p.path_prefix,
-        "auth_style": p.auth_style,
-        "key_env": p.key_env or "",
-        "model_map": json.dumps(p.model_map or {}, indent=2),
-        "sizes": ", ".join(p.sizes or []),
-        "seconds_options": ", ".join(str(s) for s in p.seconds_options or []),
-        "extra_options": p.extra_options or [],
-        "price_per_second": p.price_per_second,
-        "max_rps": p.max_rps,
-        "priority": p.priority,
-        "weight": p.weight,
-        "enabled": p.enabled,
-    }
+# The Add form starts from the OpenAI Videos shape that most gateways (new-api, LiteLLM) speak.
+NEW_PROVIDER = {
+    "kind": "openai",
+    "path_prefix": "/v1",
+    "auth_style": "bearer",
+    "enabled": True,
+    "priority": 100,
+    "weight": 1,
+    "max_rps": 10,
+    "price_per_second": 0.1,
+    "model_map": json.dumps(
+        {
+            "sora_video2": {
+                "upstream": "sora-2",
+                "size": "1280x720",
+                "aspect_ratio": "16:9",
+                "seconds": 8,
+            }
+        },
+        indent=2,
+    ),
+    "sizes": "1280x720, 720x1280",
+    "seconds_options": "4, 8, 12",
+}
 
 
 @bp.get("/providers")
@@ -245,30 +212,7 @@ def providers():
 @bp.route("/providers/new", methods=["GET", "POST"])
 def provider_new():
     if request.method == "GET":
-        defaults = {
-            "kind": "openai",
-            "path_prefix": "/v1",
-            "auth_style": "bearer",
-            "enabled": True,
-            "priority": 100,
-            "weight": 1,
-            "max_rps": 10,
-            "price_per_second": 0.1,
-            "model_map": json.dumps(
-                {
-                    "sora_video2": {
-                        "upstream": "sora-2",
-                        "size": "1280x720",
-                        "aspect_ratio": "16:9",
-                        "seconds": 8,
-                    }
-                },
-                indent=2,
-            ),
-            "sizes": "1280x720, 720x1280",
-            "seconds_options": "4, 8, 12",
-        }
-        return _provider_page(values=defaults)
+        return _provider_page(_provider_form(data=NEW_PROVIDER))
     return _save_provider(None)
 
 
@@ -276,22 +220,21 @@ def provider_new():
 def provider_edit(provider_id: int):
     provider = db.session.get(Provider, provider_id) or abort(404)
     if request.method == "GET":
-        return _provider_page(provider, _values_of(provider))
+        return _provider_page(_provider_form(provider), provider)
     return _save_provider(provider)
 
 
 def _save_provider(provider):
-    if not EmptyForm().validate_on_submit():
+    form = _provider_form()
+    form.validate()  # what cannot even be parsed; the service checks the rest
+    if form.csrf_failed:
         abort(400)
-    data, errors = _provider_form_data(request.form)
-    values = dict(request.form)
-    values["extra_options"] = request.form.getlist("extra_options")
-    values["enabled"] = request.form.get("enabled") == "on"
     try:
-        saved = catalog.save_provider(data, provider, extra_errors=errors)
+        saved = catalog.save_provider(form.provider_data(), provider, form.field_errors())
     except ValidationError as exc:
         db.session.rollback()
-        return _provider_page(provider, values, exc.errors, 422)
+        form.add_errors(exc.errors)
+        return _provider_page(form, provider, 422)
     flash(f"Provider “{saved.name}” saved.", "success")
     return redirect(url_for("admin.providers"))
 

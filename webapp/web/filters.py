@@ -15,6 +15,15 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(lambda s: statuses.LABELS.get(s, s), "status_label")
     app.add_template_filter(format_money, "money")
     app.add_template_global(budgets.LABELS, "cap_labels")
+    app.add_template_global(invalid, "invalid")
+
+
+def invalid(field, attrs: dict | None = None) -> dict:
+    """``attrs`` plus, if the form field has errors, the aria attributes that mark it
+    invalid and point at them (``{{ f(**invalid(f, {'data-x': 1})) }}``)."""
+    if not field.errors:
+        return dict(attrs or {})
+    return {**(attrs or {}), "aria-invalid": "true", "aria-describedby": f"{field.id}-error"}
 
 
 def format_money(amount) -> str:

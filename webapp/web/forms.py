@@ -1,10 +1,24 @@
 """Flask-WTF forms: CSRF comes with every one of them, and every text field refuses
 characters no database can store (NUL, lone surrogates) with an error next to it."""
 
+import json
+import uuid
+
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..domain import budgets
 from ..domain.validation import unstorable
@@ -25,6 +39,20 @@ class Form(FlaskForm):
                 field.errors = [*field.errors, "This contains characters Reelay cannot store."]
                 ok = False
         return ok
+
+    def add_errors(self, errors: dict, aliases: dict | None = None) -> None:
+        """Put a service's ``{name: message}`` errors next to their fields; what names
+        no field (``aliases`` maps service names onto fields) goes to ``form_errors``."""
+        for name, message in errors.items():
+            field = self._fields.get((aliases or {}).get(name, name))
+            if field is None or field.name == "csrf_token":
+                self.form_errors.append(message)
+            elif message not in field.errors:
+                field.errors = [*field.errors, message]
+
+    @property
+    def csrf_failed(self) -> bool:
+        return bool(self.meta.csrf and self.csrf_token.errors)
 
 
 def _new_password(label: str):
@@ -158,3 +186,143 @@ class CapsForm(Form):
             for name in budgets.CAPS
             if name in caps
         }
+
+
+# ---- new task and provider: the checks live in the services (shared with the API); these
+# forms parse, keep what was typed and put every error next to its field in one round.
+
+
+ASPECT_RATIOS = _choices(
+    ("", "Model default"),
+    ("16:9", "16:9 landscape"),
+    ("9:16", "9:16 portrait"),
+    ("1:1", "1:1 square"),
+)
+
+
+class NewTaskForm(Form):
+    """Model, size and duration choices depend on the chosen model and are filled in by
+    the page's script from the model option's data; the service checks them."""
+
+    idempotency_key = HiddenField(default=lambda: uuid.uuid4().hex)
+    prompt = TextAreaField("Prompt")
+    model = StringField("Provider and model")
+    aspect_ratio = SelectField("Aspect ratio", choices=ASPECT_RATIOS, validate_choice=False)
+    size = StringField("Size")
+    seconds = StringField("Duration")
+    reference_image = FileField("Reference image")
+    reference_from = StringField()
+    watermark = BooleanField("Watermark")
+    hd = BooleanField("HD")
+    private = BooleanField("Private")
+    n = StringField("Number of outputs", default="1")
+
+    ALIASES = {"provider": "model"}
+
+    def options(self, names, sent) -> dict:
+        """The extra options the request carried (absent ones are left to the provider)."""
+        return {name: self[name].data for name in names if name in sent}
+
+    def provider_and_model(self) -> tuple[str, str]:
+        provider_id, _, model = (self.model.data or "").partition(":")
+        return provider_id, model
+
+
+AUTH_STYLES = _choices(
+    ("bearer", "Authorization: Bearer <key>"), ("raw", "Authorization: <key> (raw)")
+)
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _json_object(form, field):
+    try:
+        field.parsed = json.loads(field.data or "{}")
+    except json.JSONDecodeError as exc:
+        field.parsed = None
+        raise ValidationError(f"Not valid JSON (line {exc.lineno}, column {exc.colno}).") from None
+
+
+def _whole_seconds(form, field):
+    try:
+        field.parsed = [int(s) for s in _csv(field.data)]
+    except ValueError:
+        field.parsed = []
+        raise ValidationError("Durations are whole seconds, separated by commas.") from None
+
+
+def _csv(value) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+class ProviderForm(Form):
+    """An upstream definition; ``services.catalog.save_provider`` checks the meaning."""
+
+    name = StringField("Name", filters=[_strip])
+    kind = SelectField("Kind", validate_choice=False)
+    base_url = StringField("Base URL", filters=[_strip])
+    path_prefix = StringField("Path prefix", filters=[_strip])
+    auth_style = SelectField("Auth header", choices=AUTH_STYLES, validate_choice=False)
+    key_env = StringField("Key environment variable", filters=[_strip])
+    model_map = TextAreaField("Model map (JSON)", validators=[_json_object])
+    sizes = StringField("Allowed sizes")
+    seconds_options = StringField("Allowed durations (s)", validators=[_whole_seconds])
+    extra_options = MultiCheckboxField("Extra options offered to users", validate_choice=False)
+    price_per_second = StringField("Price per second ($)")
+    max_rps = StringField("Max requests / second")
+    priority = StringField("Priority (lower first)")
+    weight = StringField("Weight")
+    enabled = BooleanField("Enabled")
+
+    def __init__(self, *args, kinds: dict, options, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind.choices = _choices(*((key, k.label) for key, k in kinds.items()))
+        self.extra_options.choices = _choices(*((o, o) for o in options))
+
+    @classmethod
+    def of(cls, p, **kwargs) -> "ProviderForm":
+        """The form filled in from a stored provider."""
+        data = {
+            "name": p.name,
+            "kind": p.kind,
+            "base_url": p.base_url,
+            "path_prefix": p.path_prefix,
+            "auth_style": p.auth_style,
+            "key_env": p.key_env or "",
+            "model_map": json.dumps(p.model_map or {}, indent=2),
+            "sizes": ", ".join(p.sizes or []),
+            "seconds_options": ", ".join(str(s) for s in p.seconds_options or []),
+            "extra_options": p.extra_options or [],
+            "price_per_second": f"{p.price_per_second:g}" if p.price_per_second is not None else "",
+            "max_rps": f"{p.max_rps:g}" if p.max_rps is not None else "",
+            "priority": str(p.priority),
+            "weight": str(p.weight),
+            "enabled": p.enabled,
+        }
+        return cls(data=data, **kwargs)
+
+    def provider_data(self) -> dict:
+        """What ``save_provider`` takes (model map and durations as parsed by their checks)."""
+        return {
+            "name": self.name.data,
+            "kind": self.kind.data,
+            "base_url": self.base_url.data,
+            "path_prefix": self.path_prefix.data,
+            "auth_style": self.auth_style.data,
+            "key_env": self.key_env.data,
+            "model_map": getattr(self.model_map, "parsed", None),
+            "sizes": _csv(self.sizes.data),
+            "seconds_options": getattr(self.seconds_options, "parsed", None) or [],
+            "extra_options": self.extra_options.data or [],
+            "price_per_second": self.price_per_second.data,
+            "max_rps": self.max_rps.data,
+            "priority": self.priority.data,
+            "weight": self.weight.data,
+            "enabled": self.enabled.data,
+        }
+
+    def field_errors(self) -> dict:
+        return {f.name: " ".join(f.errors) for f in self if f.errors and f.name != "csrf_token"}

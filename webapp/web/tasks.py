@@ -27,7 +27,7 @@ from ..models.base import utcnow
 from ..services import budgets, catalog, content, history, stats, tasks
 from ..services.tasks import NewTask, TaskError
 from .downloads import csv_download
-from .forms import EmptyForm
+from .forms import EmptyForm, NewTaskForm
 
 bp = Blueprint("tasks", __name__)
 
@@ -70,9 +70,7 @@ def _routed(offers: list) -> list:
     return [group[0] for group in by_model.values() if len(group) > 1]
 
 
-def _new_page(values=None, errors=None, status=200):
-    values = values or {}
-    values.setdefault("idempotency_key", uuid.uuid4().hex)
+def _new_page(form=None, status=200):
     offers = catalog.offers()
     return (
         render_template(
@@ -80,9 +78,7 @@ def _new_page(values=None, errors=None, status=200):
             offers=offers,
             routed=_routed(offers),
             caps=catalog.capabilities,
-            values=values,
-            errors=errors or {},
-            form=EmptyForm(),
+            form=form or NewTaskForm(),
             recent=history.recent(current_user, limit=5),
             standing=budgets.standing(current_user),
             max_image_bytes=current_app.config["MAX_IMAGE_BYTES"],
@@ -97,7 +93,7 @@ def _values_from(video_id: str | None) -> dict:
     if source is None or source.user_id != current_user.id:
         return {}
     options = {
-        k: v
+        k: v if k != "n" else str(v)
         for k, v in (source.options or {}).items()
         if k in catalog.EXTRA_OPTIONS and v not in (None, False)
     }
@@ -106,7 +102,7 @@ def _values_from(video_id: str | None) -> dict:
         "model": f"{source.provider_id or ''}:{source.model}",
         "size": source.size or "",
         "aspect_ratio": source.aspect_ratio or "",
-        "seconds": source.seconds or "",
+        "seconds": str(source.seconds or ""),
         "reference_from": source.video_id if source.reference_image_key else "",
         **options,
     }
@@ -114,7 +110,7 @@ def _values_from(video_id: str | None) -> dict:
 
 @bp.get("/tasks/new")
 def new():
-    return _new_page(_values_from(request.args.get("from")))
+    return _new_page(NewTaskForm(data=_values_from(request.args.get("from"))))
 
 
 def _upload_cap() -> int:
@@ -129,46 +125,55 @@ def _too_large(exc):
         # The body was refused unread: the page is rendered as for an empty form.
         request.__dict__.update(form=ImmutableMultiDict(), files=ImmutableMultiDict())
         mb = current_app.config["MAX_IMAGE_BYTES"] // (1024 * 1024)
-        message = f"That upload is far over the {mb} MB limit; choose a smaller image."
-        return _new_page({}, {"reference_image": message}, 413)
+        form = NewTaskForm(formdata=None)
+        form.add_errors(
+            {
+                "reference_image": f"That upload is far over the {mb} MB limit; choose a smaller image."
+            }
+        )
+        return _new_page(form, 413)
     return exc
 
 
 @bp.post("/tasks")
 def create():
     request.max_content_length = _upload_cap()
-    form = request.form
-    if not EmptyForm().validate_on_submit():
+    form = NewTaskForm()
+    form.validate()  # the CSRF token and unstorable characters; the service checks the rest
+    if form.csrf_failed:
         abort(400)
-    provider_id, _, model = (form.get("model") or "").partition(":")
-    upload = request.files.get("reference_image")
+    provider_id, model = form.provider_and_model()
+    upload = form.reference_image.data
     image = (
         upload.read(current_app.config["MAX_IMAGE_BYTES"] + 1)
         if upload and upload.filename
-        else tasks.reference_of(current_user, form.get("reference_from"))
+        else tasks.reference_of(current_user, form.reference_from.data)
     )
+    errors = {f.name: f.errors[0] for f in form if f.errors}
     try:
+        if errors:
+            raise ValidationError(errors, "invalid_characters")
         req = NewTask(
-            prompt=form.get("prompt"),
+            prompt=form.prompt.data,
             model=model or None,
             provider_id=catalog.parse_provider_id(provider_id),
-            size=form.get("size") or None,
-            aspect_ratio=form.get("aspect_ratio") or None,
-            seconds=parse_int(form.get("seconds"), "seconds"),
+            size=form.size.data or None,
+            aspect_ratio=form.aspect_ratio.data or None,
+            seconds=parse_int(form.seconds.data, "seconds"),
             image=image,
-            options={k: form.get(k) for k in catalog.EXTRA_OPTIONS if k in form},
-            idempotency_key="form:" + (form.get("idempotency_key") or uuid.uuid4().hex)[:64],
+            options=form.options(catalog.EXTRA_OPTIONS, request.form),
+            idempotency_key="form:" + (form.idempotency_key.data or uuid.uuid4().hex)[:64],
         )
         task, _created = tasks.create(current_user, req)
     except ValidationError as exc:
-        errors = dict(exc.errors)
-        if image and upload and upload.filename and "reference_image" not in errors:
+        form.add_errors(exc.errors, NewTaskForm.ALIASES)
+        if image and upload and upload.filename and not form.reference_image.errors:
             # Browsers never refill a file field: say so rather than drop it silently.
-            errors["reference_image"] = "Your image was fine, but please choose it again."
-        return _new_page(dict(form), errors, 422)
+            form.reference_image.errors = ["Your image was fine, but please choose it again."]
+        return _new_page(form, 422)
     except TaskError as exc:
-        field = "budget" if exc.code == "budget_exceeded" else "prompt"
-        return _new_page(dict(form), {field: exc.message}, exc.status)
+        form.add_errors({"budget" if exc.code == "budget_exceeded" else "prompt": exc.message})
+        return _new_page(form, exc.status)
     return redirect(url_for("tasks.show", video_id=task.video_id), 303)
 
 
