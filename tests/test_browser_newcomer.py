@@ -76,3 +76,24 @@ def test_filters_leave_empty_parameters_out_of_the_url(page):
     page.goto(page.base + "/tasks")
     page.select_option("select[name=status]", "FAILED")
     page.wait_for_url(re.compile(r"/tasks\?status=FAILED$"))
+
+
+def test_gallery_hover_plays_the_video_sprite_sheet(page, sim_app, sim):
+    from .lifecycle_support import create, finish, user
+
+    vid = create(sim_app, user(sim_app), prompt="a kite over the dunes")
+    assert finish(sim_app, sim, vid).archive.get("spritesheet")
+    page.goto(page.base + "/tasks?view=grid")
+    sprite = page.locator(".gallery-sprite")
+    assert sprite.count() == 1
+    page.hover(".gallery-link")
+    page.wait_for_function("document.querySelector('.gallery-sprite').dataset.grid")
+    assert sprite.get_attribute("data-grid") == "4x2"  # the simulator's sheet: 4 x 2 frames
+    first = sprite.evaluate("el => el.style.backgroundPosition")
+    page.wait_for_function(
+        "p => document.querySelector('.gallery-sprite').style.backgroundPosition !== p", arg=first
+    )
+    assert "playing" in sprite.get_attribute("class")
+    page.mouse.move(1, 1)
+    page.wait_for_function("!document.querySelector('.gallery-sprite.playing')")
+    assert sprite.evaluate("el => el.style.backgroundPosition") == "0% 0%"

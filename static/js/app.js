@@ -149,7 +149,61 @@
     });
   }
 
+  // Gallery hover: play a video's sprite sheet frame by frame. Providers do not document
+  // their sheet's layout, so the grid is inferred: every frame has the video's aspect
+  // ratio, so columns / rows = (sheet width / height) / aspect, and the smallest such grid
+  // with at least 8 frames is taken (the simulator's 4 x 2; a one-row strip of 10).
+  function spriteGrid(width, height, aspect) {
+    var ratio = (width / height) / aspect, fallback = null;
+    for (var rows = 1; rows <= 12; rows++) {
+      var cols = Math.round(ratio * rows);
+      if (cols < 1 || Math.abs(cols / rows - ratio) > 0.05 * ratio) continue;
+      fallback = fallback || [cols, rows];
+      if (cols * rows >= 8) return [cols, rows];
+    }
+    return fallback || [1, 1];
+  }
+
+  function sprite(el) {
+    var link = el.closest("a") || el, timer = null, grid = null, frame = 0;
+    var still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    function show() {
+      var cols = grid[0], rows = grid[1], c = frame % cols, r = Math.floor(frame / cols) % rows;
+      el.style.backgroundPosition = (cols > 1 ? (c * 100) / (cols - 1) : 0) + "% " +
+        (rows > 1 ? (r * 100) / (rows - 1) : 0) + "%";
+    }
+    function play() {
+      el.classList.add("playing");
+      if (timer || still || !grid) return;
+      timer = window.setInterval(function () { frame = (frame + 1) % (grid[0] * grid[1]); show(); }, 250);
+    }
+    function start() {
+      if (grid) return play();
+      var img = new Image();
+      img.onload = function () {
+        grid = spriteGrid(img.naturalWidth, img.naturalHeight, parseFloat(el.dataset.aspect) || 16 / 9);
+        el.dataset.grid = grid[0] + "x" + grid[1];
+        el.style.backgroundImage = "url(\"" + el.dataset.sprite + "\")";
+        el.style.backgroundSize = grid[0] * 100 + "% " + grid[1] * 100 + "%";
+        show();
+        if (link.matches(":hover") || link.matches(":focus")) play();
+      };
+      img.src = el.dataset.sprite;
+    }
+    function stop() {
+      el.classList.remove("playing");
+      if (timer) window.clearInterval(timer);
+      timer = null; frame = 0;
+      if (grid) show();
+    }
+    link.addEventListener("mouseenter", start);
+    link.addEventListener("focus", start);
+    link.addEventListener("mouseleave", stop);
+    link.addEventListener("blur", stop);
+  }
+
   function init(root) {
+    root.querySelectorAll("[data-sprite]").forEach(sprite);
     root.querySelectorAll("[data-copy]").forEach(copyButton);
     root.querySelectorAll("[data-replace-url]").forEach(function (el) {
       window.history.replaceState(null, "", el.dataset.replaceUrl);

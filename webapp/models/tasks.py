@@ -131,6 +131,15 @@ class VideoTask(db.Model):
             return (self.completed_at - self.created_at).total_seconds()
         return None
 
+    @property
+    def frame_aspect(self) -> float:
+        """Width / height of a frame: from the size, else the aspect ratio, else 16:9."""
+        for given, sep in ((self.size, "x"), (self.aspect_ratio, ":")):
+            w, _, h = (given or "").partition(sep)
+            if w.isdigit() and h.isdigit() and int(h):
+                return round(int(w) / int(h), 4)
+        return round(16 / 9, 4)
+
     def __repr__(self) -> str:
         return f"<VideoTask {self.video_id} {self.status}>"
 
