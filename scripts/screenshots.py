@@ -117,6 +117,7 @@ def main(out: Path) -> None:
         shot("gallery", "/tasks?view=grid")
         shot("stats", "/stats")
         shot("admin-providers", "/admin/providers")
+        shot("admin-provider-form", "/admin/providers/new")
         shot("admin-stats", "/admin/stats")
         shot("admin-users", "/admin/users")
         shot("settings", "/settings/")
