@@ -2,7 +2,7 @@
 beside the floor: a trivial Flask page rendering 20 rows (bench/floor.py) served by the
 same gunicorn settings in the same run.
 
-    .venv/bin/python bench/pages.py [--rows 1000000] [--concurrency 2,8] [--requests 300]
+    .venv/bin/python bench/pages.py [--rows 1000000] [--concurrency 2,8] [--requests 1000]
         [--keep] [--database URL] [--only "admin stats"]
 
 Prints p50/p95 and p95 as a multiple of the floor's for: history first page, page 500,
@@ -138,7 +138,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--concurrency", default="2,8", help="comma-separated client counts")
-    ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--requests", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=5, help="floor/case alternations per case")
     ap.add_argument("--keep", action="store_true", help="keep the seeded database, print its URL")
     ap.add_argument("--database", help="measure an already seeded database (from --keep)")
     ap.add_argument("--only", help="only the cases whose name contains one of these (a,b)")
@@ -177,19 +178,25 @@ def main() -> None:
             for concurrency in (int(c) for c in args.concurrency.split(",")):
                 print(
                     f"\n{args.rows:,} tasks, gunicorn 2 workers x 8 threads, "
-                    f"{concurrency} concurrent clients\n"
+                    f"{concurrency} concurrent clients; each case alternates with the floor "
+                    f"in {args.rounds} rounds, so both see the same machine\n"
                 )
                 load(floor, ["/floor"], 2, 20)
-                base_ms = load(floor, ["/floor"], concurrency, args.requests)
-                floor_p95 = pct(base_ms, 0.95)
-                print(f"{'floor: 20-row Flask page':<26} {summary(base_ms)}  1.00x floor")
+                floors: list[float] = []
                 for name, paths in cases.items():
                     if args.only and not any(w in name for w in args.only.split(",")):
                         continue
                     load(base, paths, 2, 10)  # warm up
                     total = args.requests if "stats" not in name else max(100, args.requests // 2)
-                    ms = load(base, paths, concurrency, total)
-                    print(f"{name:<26} {summary(ms)}  {pct(ms, 0.95) / floor_p95:4.2f}x floor")
+                    ms, floor_ms = [], []
+                    for _ in range(args.rounds):
+                        floor_ms += load(floor, ["/floor"], concurrency, total // args.rounds)
+                        ms += load(base, paths, concurrency, total // args.rounds)
+                    floors += floor_ms
+                    ratio = pct(ms, 0.95) / pct(floor_ms, 0.95)
+                    print(f"{name:<26} {summary(ms)}  {ratio:4.2f}x floor")
+                    print(f"{'  its floor':<26} {summary(floor_ms)}")
+                print(f"{'floor, all rounds':<26} {summary(floors)}  1.00x floor")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -164,14 +164,18 @@ def start_session(user: User, user_agent: str | None = None) -> str:
     return token
 
 
+# Prebuilt: every signed-in request runs it (no per-call statement or cache-key work).
+_SESSION_USER = (
+    select(User)
+    .join(UserSession, UserSession.user_id == User.id)
+    .where(UserSession.token_hash == bindparam("token_hash"))
+)
+
+
 def user_for_session(token: str) -> User | None:
     if not token or len(token) > 100:
         return None
-    row = db.session.execute(
-        select(User)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.token_hash == _hash(token))
-    ).scalar_one_or_none()
+    row = db.session.execute(_SESSION_USER, {"token_hash": _hash(token)}).scalar_one_or_none()
     if row is None or not row.is_active:
         return None
     row.session_token = token

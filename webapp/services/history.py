@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import load_only
 
 from ..domain import statuses as st
 from ..domain.spreadsheet import cell
@@ -179,23 +179,51 @@ def page_for(
     base = _filtered(user, q)
     if q.sort in ("completed", "duration"):
         base = base.where(VideoTask.completed_at.is_not(None))
-    # Count only as far as the pager needs to look ahead: never a full count.
+    # Count only as far as the pager needs to look ahead: never a full count. The count
+    # rides along with the page's rows (one round trip); only an empty page past the
+    # first counts on its own, to fall back to the last page.
     cap = count_cap if lookahead is None else min((q.page + lookahead) * q.page_size, count_cap)
-    count_stmt = select(func.count()).select_from(
+    counted = select(func.count()).select_from(
         base.with_only_columns(VideoTask.id).limit(cap + 1).subquery()
     )
-    total = db.session.scalar(count_stmt) or 0
+    rows = _rows(base, q, counted.scalar_subquery().label("total"))
+    if rows or q.page == 1:
+        total = rows[0].total if rows else 0
+    else:
+        total = db.session.scalar(counted) or 0
     capped = total > cap
     total = min(total, cap)
     last = max(1, math.ceil(total / q.page_size))
-    if q.page > last and not capped:
+    if not rows and q.page > last and not capped:
         q.page = last
-    page = _page(base, q, total, capped, lean=True)
+        rows = _rows(base, q)
+    page = _paged([r[0] for r in rows], q, total, capped)
     if user is None:  # the admin list shows owners: load them in one query, not per row
         owner_ids = {t.user_id for t in page.items}
         if owner_ids:
             db.session.scalars(select(User).where(User.id.in_(owner_ids))).all()
     return page
+
+
+# What a list row, a gallery tile and the admin's owner column show; nothing else is
+# loaded (raiseload: a template that starts to need more fails its tests instead of
+# making 20 silent queries).
+_LISTED = load_only(
+    *(
+        getattr(VideoTask, name)
+        for name in (
+            "id", "video_id", "user_id", "prompt", "model", "media_type", "status",
+            "progress", "archive", "size", "aspect_ratio", "created_at", "completed_at",
+        )
+    ),
+    raiseload=True,
+)  # fmt: skip
+
+
+def _rows(base, q: Query, *extra) -> list:
+    """One page of the pages' list: the tasks, each with the ``extra`` columns."""
+    stmt = _ordered(base, q).add_columns(*extra).options(_LISTED)
+    return list(db.session.execute(stmt.offset((q.page - 1) * q.page_size).limit(q.page_size)))
 
 
 def api_page_for(user: User, q: Query) -> Page:
@@ -212,19 +240,13 @@ def api_page_for(user: User, q: Query) -> Page:
     return _page(base, q, total, False, nulls_last=True)
 
 
-def _page(
-    base, q: Query, total: int, capped: bool, nulls_last: bool = False, lean: bool = False
-) -> Page:
+def _page(base, q: Query, total: int, capped: bool, nulls_last: bool = False) -> Page:
     stmt = _ordered(base, q, nulls_last)
-    if lean:
-        # The pages' lists never show the adapter's handles or the provider options:
-        # their JSON stays undecoded (raiseload: a template that starts to need them
-        # fails its tests instead of making 20 silent queries).
-        stmt = stmt.options(
-            defer(VideoTask.upstream_data, raiseload=True),
-            defer(VideoTask.options, raiseload=True),
-        )
     items = list(db.session.scalars(stmt.offset((q.page - 1) * q.page_size).limit(q.page_size)))
+    return _paged(items, q, total, capped)
+
+
+def _paged(items: list, q: Query, total: int, capped: bool) -> Page:
     page = Page(
         items=items, page=q.page, page_size=q.page_size, total=total, capped=capped, query=q
     )
@@ -317,9 +339,16 @@ def remixes_of(task: VideoTask) -> list[VideoTask]:
     )
 
 
+# Built once: every list page runs it, and a prebuilt statement skips SQLAlchemy's
+# per-call cache-key work; rows, not Provider objects (only id, name and models show).
+_FILTER_PROVIDERS = select(Provider.id, Provider.name, Provider.model_map).order_by(
+    Provider.priority, Provider.id
+)
+
+
 def filter_choices(user: User | None) -> dict:
     """Models and providers to offer in the filter bar (from configuration, not a scan)."""
-    providers = list(db.session.scalars(select(Provider).order_by(Provider.priority, Provider.id)))
+    providers = db.session.execute(_FILTER_PROVIDERS).all()
     models = sorted({m for p in providers for m in (p.model_map or {})})
     return {
         "statuses": st.ALL,

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -92,19 +92,23 @@ def new_video_id(media_type: str = st.VIDEO) -> str:
 # ---- reads ------------------------------------------------------------------------
 
 
+# Prebuilt (a task's pages and its fragment every 2 s run these): SQLAlchemy skips
+# building the statement and its cache key per call.
+_TASK = (
+    select(VideoTask)
+    .options(joinedload(VideoTask.provider))  # every page of a task shows it
+    .where(VideoTask.video_id == bindparam("video_id"))
+)
+_TASK_WITH_TIMELINE = _TASK.options(joinedload(VideoTask.events))
+
+
 def get_for_user(user: User, video_id: str, timeline: bool = False) -> VideoTask | None:
     """The owner's task (admins see all). Anything else is "not found", never "forbidden".
     ``timeline`` loads its events in the same query (the task page and its fragment)."""
     if not isinstance(video_id, str) or not video_id or len(video_id) > 64 or unstorable(video_id):
         return None  # a form field or path no task can have (NUL, surrogates, too long)
-    stmt = (
-        select(VideoTask)
-        .options(joinedload(VideoTask.provider))  # every page of a task shows it
-        .where(VideoTask.video_id == video_id)
-    )
-    if timeline:
-        stmt = stmt.options(joinedload(VideoTask.events))
-    task = db.session.execute(stmt).unique().scalar_one_or_none()
+    stmt = _TASK_WITH_TIMELINE if timeline else _TASK
+    task = db.session.execute(stmt, {"video_id": video_id}).unique().scalar_one_or_none()
     if task is None or (task.user_id != user.id and not user.is_admin):
         return None
     return task

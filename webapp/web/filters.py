@@ -2,8 +2,9 @@
 
 import uuid
 from datetime import datetime
+from urllib.parse import quote, urlencode
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, url_for
 
 from ..domain import budgets, statuses
 
@@ -16,6 +17,22 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_money, "money")
     app.add_template_global(budgets.LABELS, "cap_labels")
     app.add_template_global(invalid, "invalid")
+    app.add_template_global(task_url, "task_url")
+
+
+_TASK_PAGES = {"show": "", "row": "/row", "content": "/content", "live": "/live"}
+
+
+def task_url(video_id: str, page: str = "show", **args) -> str:
+    """``url_for('tasks.<page>', video_id=...)`` for the per-row links of a list: the
+    route is resolved once per request, the rows only join strings (a list page makes
+    dozens of these)."""
+    prefix = g.get("_task_url_prefix")
+    if prefix is None:
+        prefix = g._task_url_prefix = url_for("tasks.show", video_id="-")[:-1]
+    url = prefix + quote(video_id, safe="") + _TASK_PAGES[page]
+    query = {k: v for k, v in args.items() if v is not None}
+    return f"{url}?{urlencode(query)}" if query else url
 
 
 def invalid(field, attrs: dict | None = None) -> dict:
