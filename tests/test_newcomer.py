@@ -463,3 +463,45 @@ def test_edit_provider_form_is_filled_from_the_stored_provider(app, client, auth
     assert re.search(r'<option selected value="openai">|<option value="openai" selected', html)
     assert 'name="enabled"' in html and "checked" in html
     assert "sora_video2" in html  # the model map, as JSON
+
+
+def test_new_task_form_survives_wrong_shapes_without_a_500(app, client, auth):
+    pid = factories.provider(app)
+    login(client, auth)
+    shapes = [
+        {"reference_image": "not a file", "prompt": "a boat", "model": f"{pid}:sora_video2"},
+        {"prompt": ["one", "two"], "model": f"{pid}:sora_video2", "seconds": "eight"},
+        {"prompt": "a boat\x00", "model": "9999:nope", "n": "\x00", "hd": "maybe"},
+        {"prompt": "a boat", "model": ":", "reference_from": "video_" + "x" * 500},
+        {"prompt": "a boat", "model": f"{pid}:sora_video2", "aspect_ratio": "<script>"},
+    ]
+    for data in shapes:
+        resp = client.post("/tasks", data=data)
+        assert resp.status_code in (303, 400, 422), (data, resp.status_code)
+        if resp.status_code == 422:
+            assert 'class="field-error"' in resp.get_data(as_text=True)
+
+
+def test_provider_form_survives_wrong_shapes_without_a_500(app, client, auth):
+    login(client, auth, "admin@example.com")
+    shapes = [
+        {"name": ["a", "b"], "kind": "openai", "extra_options": ["hd", "<b>x</b>"]},
+        {"name": "x", "kind": "\x00", "model_map": "[1, 2]", "price_per_second": "abc"},
+        {"name": "y", "kind": "openai", "model_map": '{"m": 5}', "enabled": "perhaps"},
+        {"name": "z" * 500, "seconds_options": "1,,2,-3", "weight": "1e999", "max_rps": "nan"},
+        {"name": "w", "price_per_second": "inf", "max_rps": "1e400", "priority": "1.5"},
+    ]
+    for data in shapes:
+        resp = client.post("/admin/providers/new", data=data)
+        assert resp.status_code == 422, (data, resp.status_code)
+        assert 'class="field-error"' in resp.get_data(as_text=True)
+
+
+def test_provider_numbers_must_be_finite_and_each_is_named(app, client, auth):
+    login(client, auth, "admin@example.com")
+    html = client.post(
+        "/admin/providers/new",
+        data={"name": "n", "price_per_second": "inf", "max_rps": "nan", "priority": "x"},
+    ).get_data(as_text=True)
+    for name in ("price_per_second", "max_rps", "priority"):
+        assert f'id="{name}-error"' in html, name

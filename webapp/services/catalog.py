@@ -161,6 +161,18 @@ def find_offers(model: str, provider_id: int | None = None) -> list[Offer]:
 # ---- admin: create / update / test ---------------------------------------------------
 
 
+def _number(raw, default, lo, hi, kind):
+    """A form's number within [lo, hi] (NaN and infinities are not), ``default`` when
+    empty, None when it is no such number."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return default
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value if lo <= value <= hi else None  # NaN compares false
+
+
 def save_provider(
     data: dict, provider: Provider | None = None, extra_errors: dict | None = None
 ) -> Provider:
@@ -231,16 +243,15 @@ def save_provider(
     if not all(isinstance(s, int) and 1 <= s <= 600 for s in seconds):
         errors["seconds_options"] = "Durations are whole seconds between 1 and 600."
     extra = [o for o in (data.get("extra_options") or []) if o in EXTRA_OPTIONS]
-    try:
-        price = float(data.get("price_per_second") or 0)
-        max_rps = float(data.get("max_rps") or 10)
-        priority = int(data.get("priority") or 100)
-        if price < 0 or max_rps <= 0:
-            raise ValueError
-    except (TypeError, ValueError):
-        errors["price_per_second"] = (
-            "Price, requests per second and priority must be positive numbers."
-        )
+    price = _number(data.get("price_per_second"), 0.0, 0, 999_999, float)
+    if price is None:
+        errors["price_per_second"] = "Price per second is a number from 0 to 999,999."
+    max_rps = _number(data.get("max_rps"), 10.0, 0.001, 10_000, float)
+    if max_rps is None:
+        errors["max_rps"] = "Requests per second is a number above 0, up to 10,000."
+    priority = _number(data.get("priority"), 100, -1_000_000, 1_000_000, int)
+    if priority is None:
+        errors["priority"] = "Priority is a whole number (lower is tried first)."
     raw_weight = data.get("weight")
     try:
         weight = float(raw_weight) if raw_weight not in (None, "") else 1.0

@@ -18,7 +18,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.datastructures import FileStorage, ImmutableMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..domain.validation import ValidationError, parse_int
@@ -144,6 +144,8 @@ def create():
         abort(400)
     provider_id, model = form.provider_and_model()
     upload = form.reference_image.data
+    if not isinstance(upload, FileStorage):
+        upload = None  # a text field posted under the file's name is no upload
     image = (
         upload.read(current_app.config["MAX_IMAGE_BYTES"] + 1)
         if upload and upload.filename
