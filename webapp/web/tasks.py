@@ -188,7 +188,6 @@ def _live(task) -> dict:
         "typical": tasks.typical_seconds(task.model) if not task.is_terminal else None,
         "elapsed": ((task.completed_at or utcnow()) - task.created_at).total_seconds(),
         "caps": catalog.capabilities(task.provider) if task.provider else frozenset(),
-        "form": EmptyForm(),
         "refreshed_at": tasks.refreshed_at(task),
         "refresh_error": (task.upstream_data or {}).get("refresh_error"),
     }
