@@ -4,6 +4,7 @@ tests/torture_support.py); prints the counts that must all be 0.
     python bench/torture.py                 # 20 schedules from seed 1
     python bench/torture.py --schedules 100 --start 500
     python bench/torture.py --seed 1234     # replay one schedule (e.g. from a CI failure)
+    python bench/torture.py --schedules 200 --keep --stop-on-fail   # keep a failure's database
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, help="run just this schedule")
     ap.add_argument("--tasks", type=int, default=12)
     ap.add_argument("--keep", action="store_true", help="keep the database of the last run")
+    ap.add_argument(
+        "--stop-on-fail", action="store_true", help="stop at the first failing schedule"
+    )
     args = ap.parse_args()
     seeds = [args.seed] if args.seed is not None else range(args.start, args.start + args.schedules)
     totals = dict.fromkeys(("schedules", "tasks", "upstream_jobs", *COUNTS), 0)
@@ -53,6 +57,8 @@ def main() -> int:
                 for detail in report.details[:10]:
                     print(f"    {detail}")
                 print(f"    logs: {workdir}")
+                if args.stop_on_fail:
+                    break
         if args.keep:
             print(f"database kept: {db_url}")
     minutes = (time.monotonic() - began) / 60

@@ -117,6 +117,34 @@ def test_a_holder_that_died_mid_create_is_reconciled_never_resent(sim_app, sim):
     assert len(jobs_for(sim, vid)) == 1
 
 
+def test_a_late_answer_recorded_after_the_takeover_is_tracked_never_resent(sim_app, sim):
+    """The race torture found (seeds 146789, 146793): the holder's create is answered
+    just as its lease runs out; it records the job on the attempt (accepted) but can no
+    longer write the task. The next holder must track that job, not submit again."""
+    uid = user(sim_app)
+    task_id, vid = new_task(sim_app, uid)
+    with sim_app.app_context():
+        from webapp.services import lifecycle
+        from webapp.services.steps import _job
+
+        lease = leases.claim(task_id, "slow-holder")
+        snap = lifecycle.load(lease)
+        attempt_id, _ = attempts.begin(
+            lease, snap.version, 1, snap.provider.id, _job(snap), None, 30
+        )
+        submitted = snap.provider.adapter().submit(_job(snap))
+        assert attempts.answered(attempt_id, submitted.external_id, submitted.handles)
+    assert get(sim_app, vid).external_task_id is None  # the task never heard of it
+    expire_leases(sim_app)
+    make_due(sim_app)
+    sweep(sim_app)
+    task = get(sim_app, vid)
+    assert task.external_task_id == submitted.external_id
+    assert len(jobs_for(sim, vid)) == 1
+    assert finish(sim_app, sim, vid).status == st.COMPLETED
+    assert len(jobs_for(sim, vid)) == 1
+
+
 def test_a_holder_that_died_before_the_upstream_saw_it_fails_clearly(sim_app, sim):
     uid = user(sim_app)
     task_id, vid = new_task(sim_app, uid)

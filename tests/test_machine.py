@@ -287,3 +287,15 @@ def test_strays_are_only_jobs_given_up_attempts_explain():
     assert sorted((a.id, j.external_id) for a, j in pairs) == [(1, "j1"), (2, "j2")]
     # a job an open attempt could still claim is left alone
     assert strays([lost_a], [job("j1")], [attempt(4)], set()) == []
+
+
+def test_an_answer_only_the_attempt_recorded_is_looked_up_never_resent():
+    """The old holder's late answer lands on the attempt (accepted, with the job's id)
+    after it lost the task; the task does not track the job yet. Submitting again would
+    make a second job: the next step must look instead."""
+    s = queued(attempt=m.ACCEPTED, has_external=False)
+    assert s.unresolved and next_action(s, NOW) is Action.RECONCILE
+    tracked = queued(attempt=m.ACCEPTED, has_external=True)
+    assert not tracked.unresolved
+    cancelled = queued(attempt=m.ACCEPTED, has_external=False, pending=m.CANCEL)
+    assert next_action(cancelled, NOW) is Action.RECONCILE  # found, then stopped

@@ -103,7 +103,10 @@ class TaskState:
 
     @property
     def unresolved(self) -> bool:
-        return self.attempt in UNRESOLVED and not self.has_external
+        """A create may have made a job this task does not track: its answer is missing
+        (sending, unknown), or it arrived after the holder lost the task, so only the
+        attempt recorded it (accepted). Either way the next step looks, never resends."""
+        return not self.has_external and (self.attempt in UNRESOLVED or self.attempt == ACCEPTED)
 
 
 @dataclass(frozen=True)
