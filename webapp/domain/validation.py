@@ -63,6 +63,11 @@ class Findings:
             raise ValidationError(self.errors, self.code or "invalid_request")
 
 
+def comma_list(value: str | None) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]`` (the admin form's and the CLI's lists)."""
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 

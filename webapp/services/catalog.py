@@ -252,12 +252,8 @@ def save_provider(
     priority = _number(data.get("priority"), 100, -1_000_000, 1_000_000, int)
     if priority is None:
         errors["priority"] = "Priority is a whole number (lower is tried first)."
-    raw_weight = data.get("weight")
-    try:
-        weight = float(raw_weight) if raw_weight not in (None, "") else 1.0
-        if not 0 <= weight <= 1000:
-            raise ValueError
-    except (TypeError, ValueError):
+    weight = _number(data.get("weight"), 1.0, 0, 1000, float)
+    if weight is None:
         errors["weight"] = "Weight is a number from 0 (fallback only) to 1000."
     errors.update(extra_errors or {})
     if errors:

@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from ..domain.validation import ValidationError
+from ..domain.validation import ValidationError, comma_list
 from ..extensions import db
 from ..models import Provider
 from ..providers import base as pb
@@ -18,10 +18,6 @@ from . import catalog, poller, sim_seed
 
 providers_cli = AppGroup("providers", help="Configure upstream providers.")
 poller_cli = AppGroup("poller", help="Run the task poller.")
-
-
-def _csv(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
 @providers_cli.command("add")
@@ -62,7 +58,7 @@ def add(
     """Add a provider (the key itself stays in the environment)."""
     try:
         model_map = json.loads(models)
-        secs = [int(s) for s in _csv(seconds)]
+        secs = [int(s) for s in comma_list(seconds)]
     except (json.JSONDecodeError, ValueError) as exc:
         raise click.BadParameter(f"could not parse: {exc}") from None
     prefix = path_prefix if path_prefix is not None else catalog.KINDS[kind].default_prefix
@@ -76,9 +72,9 @@ def add(
                 "auth_style": auth_style,
                 "key_env": key_env,
                 "model_map": model_map,
-                "sizes": _csv(sizes),
+                "sizes": comma_list(sizes),
                 "seconds_options": secs,
-                "extra_options": _csv(options),
+                "extra_options": comma_list(options),
                 "price_per_second": price_per_second,
                 "max_rps": max_rps,
                 "priority": priority,

@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationE
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..domain import budgets
-from ..domain.validation import unstorable
+from ..domain.validation import comma_list, unstorable
 from ..services.accounts import MAX_PASSWORD, MIN_PASSWORD
 
 
@@ -49,6 +49,10 @@ class Form(FlaskForm):
                 self.form_errors.append(message)
             elif message not in field.errors:
                 field.errors = [*field.errors, message]
+
+    def field_errors(self) -> dict:
+        """``{name: message}`` of the fields that already have errors (not the token)."""
+        return {f.name: " ".join(f.errors) for f in self if f.errors and f.name != "csrf_token"}
 
     @property
     def csrf_failed(self) -> bool:
@@ -248,14 +252,10 @@ def _json_object(form, field):
 
 def _whole_seconds(form, field):
     try:
-        field.parsed = [int(s) for s in _csv(field.data)]
+        field.parsed = [int(s) for s in comma_list(field.data)]
     except ValueError:
         field.parsed = []
         raise ValidationError("Durations are whole seconds, separated by commas.") from None
-
-
-def _csv(value) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
 class ProviderForm(Form):
@@ -314,7 +314,7 @@ class ProviderForm(Form):
             "auth_style": self.auth_style.data,
             "key_env": self.key_env.data,
             "model_map": getattr(self.model_map, "parsed", None),
-            "sizes": _csv(self.sizes.data),
+            "sizes": comma_list(self.sizes.data),
             "seconds_options": getattr(self.seconds_options, "parsed", None) or [],
             "extra_options": self.extra_options.data or [],
             "price_per_second": self.price_per_second.data,
@@ -323,6 +323,3 @@ class ProviderForm(Form):
             "weight": self.weight.data,
             "enabled": self.enabled.data,
         }
-
-    def field_errors(self) -> dict:
-        return {f.name: " ".join(f.errors) for f in self if f.errors and f.name != "csrf_token"}

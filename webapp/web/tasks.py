@@ -151,10 +151,9 @@ def create():
         if upload and upload.filename
         else tasks.reference_of(current_user, form.reference_from.data)
     )
-    errors = {f.name: f.errors[0] for f in form if f.errors}
     try:
-        if errors:
-            raise ValidationError(errors, "invalid_characters")
+        if form.field_errors():  # characters no database can store: refused as they are
+            raise ValidationError(form.field_errors(), "invalid_characters")
         req = NewTask(
             prompt=form.prompt.data,
             model=model or None,
