@@ -5,7 +5,8 @@ same gunicorn settings in the same run.
     .venv/bin/python bench/pages.py [--rows 1000000] [--concurrency 2,8] [--requests 1000]
         [--keep] [--database URL] [--only "admin stats"]
 
-Prints p50/p95 and p95 as a multiple of the floor's for: history first page, page 500,
+Prints p50/p95 and p95 as a multiple of the floor's (and of the old floor's, which
+compiled its template per request; see bench/floor.py) for: history first page, page 500,
 filtered, searched (a rare word and a common one); task page; progress fragment; admin
 stats for 30 and 366 days. Targets: history p95 <= 1.5x the floor, fragment <= 1.2x,
 admin stats (366 days) p95 < 250 ms at 8 clients. Load comes from threads on this
@@ -181,22 +182,32 @@ def main() -> None:
                     f"{concurrency} concurrent clients; each case alternates with the floor "
                     f"in {args.rounds} rounds, so both see the same machine\n"
                 )
-                load(floor, ["/floor"], 2, 20)
-                floors: list[float] = []
+                load(floor, ["/floor", "/floor-string"], 2, 20)
+                floors: dict[str, list[float]] = {"/floor": [], "/floor-string": []}
                 for name, paths in cases.items():
                     if args.only and not any(w in name for w in args.only.split(",")):
                         continue
                     load(base, paths, 2, 10)  # warm up
                     total = args.requests if "stats" not in name else max(100, args.requests // 2)
-                    ms, floor_ms = [], []
+                    ms: list[float] = []
+                    its = {path: [] for path in floors}
                     for _ in range(args.rounds):
-                        floor_ms += load(floor, ["/floor"], concurrency, total // args.rounds)
+                        for path in floors:
+                            its[path] += load(floor, [path], concurrency, total // args.rounds)
                         ms += load(base, paths, concurrency, total // args.rounds)
-                    floors += floor_ms
-                    ratio = pct(ms, 0.95) / pct(floor_ms, 0.95)
-                    print(f"{name:<26} {summary(ms)}  {ratio:4.2f}x floor")
-                    print(f"{'  its floor':<26} {summary(floor_ms)}")
-                print(f"{'floor, all rounds':<26} {summary(floors)}  1.00x floor")
+                    p95 = pct(ms, 0.95)
+                    print(
+                        f"{name:<26} {summary(ms)}  {p95 / pct(its['/floor'], 0.95):4.2f}x floor"
+                        f"  ({p95 / pct(its['/floor-string'], 0.95):4.2f}x the old floor)"
+                    )
+                    for path in floors:
+                        floors[path] += its[path]
+                        print(f"{'  its ' + FLOORS[path]:<26} {summary(its[path])}")
+                for path, name in FLOORS.items():
+                    print(f"{name + ', all rounds':<26} {summary(floors[path])}")
+
+
+FLOORS = {"/floor": "floor", "/floor-string": "old floor"}
 
 
 if __name__ == "__main__":
