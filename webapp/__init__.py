@@ -36,11 +36,13 @@ def create_app(config: dict | None = None) -> Flask:
     htmx.init_app(app)
     login_manager.init_app(app)
 
-    from . import cli, request_guard, sqlite
+    from . import cli, postgres, read_only, request_guard, sqlite
     from .api import register_api
     from .web import register_web
 
     sqlite.init_app(app)
+    postgres.init_app(app)
+    read_only.init_app(app)
     request_guard.init_app(app)
     register_web(app)
     register_api(app)

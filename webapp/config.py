@@ -191,6 +191,12 @@ def finalize(cfg: dict) -> dict:
         # Development/test only: a stable per-checkout key so sessions survive restarts
         # and several local processes agree.
         cfg["SECRET_KEY"] = _dev_secret()
+    if cfg["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # Checked for life without a round trip instead (webapp/postgres.py).
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **cfg["SQLALCHEMY_ENGINE_OPTIONS"],
+            "pool_pre_ping": False,
+        }
     if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
             "connect_args": {"timeout": 15},

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain import statuses
+from ..domain.task_facts import TaskFacts
 from ..extensions import db
 from .base import utcnow
 
@@ -27,7 +28,7 @@ from .base import utcnow
 _DUE_SQL = text("status IN ('QUEUED', 'PROCESSING') OR pending_action IS NOT NULL")
 
 
-class VideoTask(db.Model):
+class VideoTask(db.Model, TaskFacts):
     """One generation job, tracked by our ``video_id`` and the upstream's id."""
 
     __tablename__ = "video_tasks"
@@ -121,24 +122,8 @@ class VideoTask(db.Model):
     )
 
     @property
-    def is_terminal(self) -> bool:
-        return statuses.is_terminal(self.status)
-
-    @property
-    def duration_seconds(self) -> float | None:
-        """Generation time: creation to completion."""
-        if self.completed_at and self.created_at:
-            return (self.completed_at - self.created_at).total_seconds()
-        return None
-
-    @property
-    def frame_aspect(self) -> float:
-        """Width / height of a frame: from the size, else the aspect ratio, else 16:9."""
-        for given, sep in ((self.size, "x"), (self.aspect_ratio, ":")):
-            w, _, h = (given or "").partition(sep)
-            if w.isdigit() and h.isdigit() and int(h):
-                return round(int(w) / int(h), 4)
-        return round(16 / 9, 4)
+    def owner_email(self) -> str:
+        return self.user.email
 
     def __repr__(self) -> str:
         return f"<VideoTask {self.video_id} {self.status}>"

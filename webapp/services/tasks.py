@@ -100,14 +100,23 @@ _TASK = (
     .where(VideoTask.video_id == bindparam("video_id"))
 )
 _TASK_WITH_TIMELINE = _TASK.options(joinedload(VideoTask.events))
+# The progress fragment, polled every 2 s: its events, not its provider (needed only
+# once the task completes, for the Remix button; loaded then, on the last poll).
+_TASK_LIVE = (
+    select(VideoTask)
+    .options(joinedload(VideoTask.events))
+    .where(VideoTask.video_id == bindparam("video_id"))
+)
+_LOADS = {"task": _TASK, "page": _TASK_WITH_TIMELINE, "live": _TASK_LIVE}
 
 
-def get_for_user(user: User, video_id: str, timeline: bool = False) -> VideoTask | None:
+def get_for_user(user: User, video_id: str, load: str = "task") -> VideoTask | None:
     """The owner's task (admins see all). Anything else is "not found", never "forbidden".
-    ``timeline`` loads its events in the same query (the task page and its fragment)."""
+    ``load`` says what comes in the same query: "task" (with its provider), "page" (with
+    its provider and events: the task page) or "live" (with its events: the fragment)."""
     if not isinstance(video_id, str) or not video_id or len(video_id) > 64 or unstorable(video_id):
         return None  # a form field or path no task can have (NUL, surrogates, too long)
-    stmt = _TASK_WITH_TIMELINE if timeline else _TASK
+    stmt = _LOADS[load]
     task = db.session.execute(stmt, {"video_id": video_id}).unique().scalar_one_or_none()
     if task is None or (task.user_id != user.id and not user.is_admin):
         return None

@@ -12,6 +12,7 @@ from ..htmx_utils import render
 from ..models import Provider, User
 from ..models.users import ROLE_ADMIN, ROLE_USER
 from ..providers import base as pb
+from ..read_only import read_only
 from ..services import accounts, budgets, catalog, health, history, recovery, signup, stats
 from .auth import admin_required
 from .downloads import csv_download
@@ -285,6 +286,7 @@ def provider_sync_models(provider_id: int):
 
 
 @bp.get("/tasks")
+@read_only
 def tasks():
     query = history.parse_query(request.args)
     if request.args.get("format") == "csv":
@@ -301,6 +303,7 @@ def tasks():
 
 
 @bp.get("/stats", endpoint="stats")
+@read_only
 def stats_():
     user_id = history.record_id(request.args.get("user"))
     report = stats.from_args(request.args, user_id)

@@ -21,9 +21,11 @@ from flask_login import current_user, login_required
 from werkzeug.datastructures import FileStorage, ImmutableMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..domain.statuses import COMPLETED
 from ..domain.validation import ValidationError, parse_int
 from ..htmx_utils import is_htmx, render
 from ..models.base import utcnow
+from ..read_only import read_only
 from ..services import budgets, catalog, content, history, stats, tasks
 from ..services.tasks import NewTask, TaskError
 from .downloads import csv_download
@@ -47,13 +49,13 @@ def _signed_ok() -> bool:
     )
 
 
-def _task_or_404(video_id: str, timeline: bool = False):
+def _task_or_404(video_id: str, load: str = "task"):
     if request.endpoint == "tasks.content" and _signed_ok():
         task = tasks.get_by_video_id(video_id)
         if task is None:
             abort(404)
         return task
-    task = tasks.get_for_user(current_user, video_id, timeline)
+    task = tasks.get_for_user(current_user, video_id, load)
     if task is None:
         abort(404)
     return task
@@ -186,15 +188,20 @@ def _live(task) -> dict:
         "task": task,
         "typical": tasks.typical_seconds(task.model) if not task.is_terminal else None,
         "elapsed": ((task.completed_at or utcnow()) - task.created_at).total_seconds(),
-        "caps": catalog.capabilities(task.provider) if task.provider else frozenset(),
+        # Only a completed task offers provider actions (remix): a running one's fragment
+        # never loads its provider.
+        "caps": catalog.capabilities(task.provider)
+        if task.status == COMPLETED and task.provider
+        else frozenset(),
         "refreshed_at": tasks.refreshed_at(task),
         "refresh_error": (task.upstream_data or {}).get("refresh_error"),
     }
 
 
 @bp.get("/tasks/<video_id>")
+@read_only
 def show(video_id):
-    task = _task_or_404(video_id, timeline=True)
+    task = _task_or_404(video_id, load="page")
     return render_template(
         "tasks/show.html",
         remixes=history.remixes_of(task),
@@ -262,9 +269,10 @@ def delete(video_id):
 
 
 @bp.get("/tasks/<video_id>/live")
+@read_only
 def live(video_id):
     """The polled fragment. Reads only our database; 286 stops htmx 2 polling at the end."""
-    task = _task_or_404(video_id, timeline=True)
+    task = _task_or_404(video_id, load="live")
     resp = make_response(render_template("partials/_task_live.html", **_live(task)))
     if task.is_terminal and not task.pending_action:
         resp.status_code = 286
@@ -273,6 +281,7 @@ def live(video_id):
 
 
 @bp.get("/tasks/<video_id>/row")
+@read_only
 def row(video_id):
     task = _task_or_404(video_id)
     resp = make_response(
@@ -362,6 +371,7 @@ def remix(video_id):
 
 
 @bp.get("/tasks", endpoint="history")
+@read_only
 def history_():
     query = history.parse_query(request.args)
     if request.args.get("format") == "csv":
@@ -377,6 +387,7 @@ def history_():
 
 
 @bp.get("/stats", endpoint="stats")
+@read_only
 def stats_():
     report = stats.from_args(request.args, current_user.id)
     if request.args.get("format") == "csv":
