@@ -155,6 +155,47 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stats() -> dict[int, tuple[str, int, float]]:
+    """pid -> (command, parent pid, CPU seconds of it and its reaped children)."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        # utime, stime, cutime, cstime are fields 14-17 of stat(5); fields[0] is field 3
+        ticks = sum(int(x) for x in fields[11:15])
+        out[int(entry)] = (comm, int(fields[1]), ticks / _TICK)
+    return out
+
+
+def cpu_seconds(root: int | None = None, command: str | None = None) -> float:
+    """CPU time used so far by a process tree (``root``: a server and its workers,
+    including workers that have exited) or by every process named ``command``
+    (``postgres``: the server and its backends). Read from /proc (Linux)."""
+    stats = _stats()
+    if command is not None:
+        return sum(cpu for comm, _, cpu in stats.values() if comm == command)
+    tree, total, grew = {root}, 0.0, True
+    while grew:
+        grew = False
+        for pid, (_, ppid, _) in stats.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    for pid in tree:
+        total += stats.get(pid, ("", 0, 0.0))[2]
+    return total
+
+
 def run_clients(n: int, concurrency: int, step) -> float:
     """``step(session, i)`` for i in 0..n-1 from ``concurrency`` threads, each with its own
     requests session; returns the wall time in seconds."""

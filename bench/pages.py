@@ -5,8 +5,10 @@ same gunicorn settings in the same run.
     .venv/bin/python bench/pages.py [--rows 1000000] [--concurrency 2,8] [--requests 1000]
         [--keep] [--database URL] [--only "admin stats"]
 
-Prints p50/p95 and p95 as a multiple of the floor's (and of the old floor's, which
-compiled its template per request; see bench/floor.py) for: history first page, page 500,
+Prints p50/p95, p95 as a multiple of the floor's (and of the old floor's, which
+compiled its template per request; see bench/floor.py), and the server CPU each request
+cost (gunicorn's processes, PostgreSQL's, the floors'; read from /proc, so independent
+of queueing and of the load generator) for: history first page, page 500,
 filtered, searched (a rare word and a common one); task page; progress fragment; admin
 stats for 30 and 366 days. Targets: history p95 <= 1.5x the floor, fragment <= 1.2x,
 admin stats (366 days) p95 < 250 ms at 8 clients. Load comes from threads on this
@@ -27,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import requests  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.common import free_port, gunicorn, pct, pg_database, summary  # noqa: E402
+from bench.common import cpu_seconds, free_port, gunicorn, pct, pg_database, summary  # noqa: E402
 
 SEED_SQL = """
 INSERT INTO video_tasks (video_id, external_task_id, user_id, provider_id, model, upstream_model, prompt,
@@ -103,15 +105,17 @@ def login(s: requests.Session, base: str) -> None:
     assert r.ok, r.status_code
 
 
-def load(base: str, paths: list[str], concurrency: int, total: int) -> list[float]:
+def load(
+    base: str, paths: list[str], concurrency: int, total: int, sessions: list | None = None
+) -> list[float]:
+    """``total`` GETs from ``concurrency`` threads; Reelay's pages use ``sessions``,
+    signed in beforehand, so no login (an argon2 hash each) runs while requests are timed."""
     latencies: list[float] = []
     lock = threading.Lock()
     counter = iter(range(total))
+    sessions = sessions or [requests.Session() for _ in range(concurrency)]
 
-    def worker():
-        s = requests.Session()
-        if not paths[0].startswith("/floor"):
-            login(s, base)
+    def worker(s: requests.Session):
         headers = {"HX-Request": "true"} if any("/live" in p for p in paths) else {}
         while True:
             with lock:
@@ -127,7 +131,7 @@ def load(base: str, paths: list[str], concurrency: int, total: int) -> list[floa
             with lock:
                 latencies.append(dt)
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    threads = [threading.Thread(target=worker, args=(s,)) for s in sessions[:concurrency]]
     for th in threads:
         th.start()
     for th in threads:
@@ -153,7 +157,10 @@ def main() -> None:
         if args.keep:
             print(f"database kept: {url}")
         port, floor_port = free_port(), free_port()
-        with gunicorn(port, url), gunicorn(floor_port, url, target="bench.floor:app"):
+        with (
+            gunicorn(port, url) as server,
+            gunicorn(floor_port, url, target="bench.floor:app") as floor_server,
+        ):
             base = f"http://127.0.0.1:{port}"
             floor = f"http://127.0.0.1:{floor_port}"
             s = requests.Session()
@@ -182,19 +189,28 @@ def main() -> None:
                     f"{concurrency} concurrent clients; each case alternates with the floor "
                     f"in {args.rounds} rounds, so both see the same machine\n"
                 )
+                signed_in = [requests.Session() for _ in range(concurrency)]
+                for client in signed_in:
+                    login(client, base)
                 load(floor, ["/floor", "/floor-string"], 2, 20)
                 floors: dict[str, list[float]] = {"/floor": [], "/floor-string": []}
                 for name, paths in cases.items():
                     if args.only and not any(w in name for w in args.only.split(",")):
                         continue
-                    load(base, paths, 2, 10)  # warm up
+                    load(base, paths, 2, 10, signed_in)  # warm up
                     total = args.requests if "stats" not in name else max(100, args.requests // 2)
                     ms: list[float] = []
                     its = {path: [] for path in floors}
+                    cpu = {"app": 0.0, "postgres": 0.0, **{path: 0.0 for path in floors}}
                     for _ in range(args.rounds):
                         for path in floors:
+                            before = cpu_seconds(floor_server.pid)
                             its[path] += load(floor, [path], concurrency, total // args.rounds)
-                        ms += load(base, paths, concurrency, total // args.rounds)
+                            cpu[path] += cpu_seconds(floor_server.pid) - before
+                        before = cpu_seconds(server.pid), cpu_seconds(command="postgres")
+                        ms += load(base, paths, concurrency, total // args.rounds, signed_in)
+                        cpu["app"] += cpu_seconds(server.pid) - before[0]
+                        cpu["postgres"] += cpu_seconds(command="postgres") - before[1]
                     p95 = pct(ms, 0.95)
                     print(
                         f"{name:<26} {summary(ms)}  {p95 / pct(its['/floor'], 0.95):4.2f}x floor"
@@ -203,6 +219,12 @@ def main() -> None:
                     for path in floors:
                         floors[path] += its[path]
                         print(f"{'  its ' + FLOORS[path]:<26} {summary(its[path])}")
+                    per = {k: v * 1000 / len(ms) for k, v in cpu.items()}
+                    print(
+                        f"{'  CPU per request':<26} app {per['app']:.2f} ms + PostgreSQL "
+                        f"{per['postgres']:.2f} ms; floor {per['/floor']:.2f} ms, "
+                        f"old floor {per['/floor-string']:.2f} ms"
+                    )
                 for path, name in FLOORS.items():
                     print(f"{name + ', all rounds':<26} {summary(floors[path])}")
 
