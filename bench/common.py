@@ -56,10 +56,10 @@ def wait_http(url: str, timeout: float = 30) -> None:
 
 
 @contextmanager
-def process(args: list[str], env: dict | None = None, health: str | None = None):
+def process(args: list[str], env: dict | None = None, health: str | None = None, cwd: Path = ROOT):
     proc = subprocess.Popen(
         args,
-        cwd=ROOT,
+        cwd=cwd,
         env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -92,7 +92,10 @@ def gunicorn(
     threads: int = 8,
     env: dict | None = None,
     target: str = "wsgi:app",
+    cwd: str | Path = ROOT,
 ):
+    """gunicorn serving ``target`` from the checkout at ``cwd`` (a baseline can be
+    another checkout: ``python -m`` imports from the working directory)."""
     return process(
         [
             sys.executable,
@@ -126,6 +129,7 @@ def gunicorn(
             **(env or {}),
         },
         health=f"http://127.0.0.1:{port}/health",
+        cwd=Path(cwd),
     )
 
 

@@ -3,7 +3,7 @@ beside the floor: a trivial Flask page rendering 20 rows (bench/floor.py) served
 same gunicorn settings in the same run.
 
     .venv/bin/python bench/pages.py [--rows 1000000] [--concurrency 2,8] [--requests 1000]
-        [--keep] [--database URL] [--only "admin stats"]
+        [--keep] [--database URL] [--only "admin stats"] [--baseline CHECKOUT]
 
 Prints p50/p95, p95 as a multiple of the floor's (and of the old floor's, which
 compiled its template per request; see bench/floor.py), and the server CPU each request
@@ -18,6 +18,7 @@ machine (2 cores shared with the server, so the figures are pessimistic).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 import threading
@@ -148,6 +149,11 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the seeded database, print its URL")
     ap.add_argument("--database", help="measure an already seeded database (from --keep)")
     ap.add_argument("--only", help="only the cases whose name contains one of these (a,b)")
+    ap.add_argument(
+        "--baseline",
+        help="another checkout of Reelay (e.g. a git worktree of the commit before a change), "
+        "served beside this one and measured in the same rounds",
+    )
     args = ap.parse_args()
     with pg_database(keep=args.keep) as url:
         if args.database:
@@ -156,13 +162,13 @@ def main() -> None:
             seed(url, args.rows)
         if args.keep:
             print(f"database kept: {url}")
-        port, floor_port = free_port(), free_port()
-        with (
-            gunicorn(port, url) as server,
-            gunicorn(floor_port, url, target="bench.floor:app") as floor_server,
-        ):
-            base = f"http://127.0.0.1:{port}"
-            floor = f"http://127.0.0.1:{floor_port}"
+        with contextlib.ExitStack() as stack:
+            apps = {}
+            if args.baseline:
+                apps["baseline"] = serve(stack, url, cwd=args.baseline)
+            apps["Reelay"] = serve(stack, url)
+            floor = serve(stack, url, target="bench.floor:app")
+            base = apps["Reelay"][0]
             s = requests.Session()
             login(s, base)
             html = s.get(base + "/tasks?status=PROCESSING").text
@@ -186,47 +192,74 @@ def main() -> None:
             for concurrency in (int(c) for c in args.concurrency.split(",")):
                 print(
                     f"\n{args.rows:,} tasks, gunicorn 2 workers x 8 threads, "
-                    f"{concurrency} concurrent clients; each case alternates with the floor "
-                    f"in {args.rounds} rounds, so both see the same machine\n"
+                    f"{concurrency} concurrent clients; in each of {args.rounds} rounds every "
+                    f"server below takes its share in turn, so all see the same machine. "
+                    f"CPU: per request, the server's processes (+ PostgreSQL's). The old floor "
+                    f"compiles its template on every request (bench/floor.py)\n"
                 )
-                signed_in = [requests.Session() for _ in range(concurrency)]
-                for client in signed_in:
-                    login(client, base)
-                load(floor, ["/floor", "/floor-string"], 2, 20)
-                floors: dict[str, list[float]] = {"/floor": [], "/floor-string": []}
+                signed_in = {}
+                for who, (app_url, _) in apps.items():
+                    signed_in[who] = [requests.Session() for _ in range(concurrency)]
+                    for client in signed_in[who]:
+                        login(client, app_url)
+                load(floor[0], list(FLOORS), 2, 20)
                 for name, paths in cases.items():
                     if args.only and not any(w in name for w in args.only.split(",")):
                         continue
-                    load(base, paths, 2, 10, signed_in)  # warm up
                     total = args.requests if "stats" not in name else max(100, args.requests // 2)
-                    ms: list[float] = []
-                    its = {path: [] for path in floors}
-                    cpu = {"app": 0.0, "postgres": 0.0, **{path: 0.0 for path in floors}}
+                    runs = {who: Run() for who in (*apps, *FLOORS)}
+                    for who, (app_url, _) in apps.items():
+                        load(app_url, paths, 2, 10, signed_in[who])  # warm up
+                    share = total // args.rounds
                     for _ in range(args.rounds):
-                        for path in floors:
-                            before = cpu_seconds(floor_server.pid)
-                            its[path] += load(floor, [path], concurrency, total // args.rounds)
-                            cpu[path] += cpu_seconds(floor_server.pid) - before
-                        before = cpu_seconds(server.pid), cpu_seconds(command="postgres")
-                        ms += load(base, paths, concurrency, total // args.rounds, signed_in)
-                        cpu["app"] += cpu_seconds(server.pid) - before[0]
-                        cpu["postgres"] += cpu_seconds(command="postgres") - before[1]
-                    p95 = pct(ms, 0.95)
-                    print(
-                        f"{name:<26} {summary(ms)}  {p95 / pct(its['/floor'], 0.95):4.2f}x floor"
-                        f"  ({p95 / pct(its['/floor-string'], 0.95):4.2f}x the old floor)"
-                    )
-                    for path in floors:
-                        floors[path] += its[path]
-                        print(f"{'  its ' + FLOORS[path]:<26} {summary(its[path])}")
-                    per = {k: v * 1000 / len(ms) for k, v in cpu.items()}
-                    print(
-                        f"{'  CPU per request':<26} app {per['app']:.2f} ms + PostgreSQL "
-                        f"{per['postgres']:.2f} ms; floor {per['/floor']:.2f} ms, "
-                        f"old floor {per['/floor-string']:.2f} ms"
-                    )
-                for path, name in FLOORS.items():
-                    print(f"{name + ', all rounds':<26} {summary(floors[path])}")
+                        for path in FLOORS:
+                            runs[path].measure(floor[1], floor[0], [path], concurrency, share)
+                        for who, (app_url, proc) in apps.items():
+                            runs[who].measure(
+                                proc, app_url, paths, concurrency, share, signed_in[who], pg=True
+                            )
+                    print(name)
+                    fair, old = pct(runs["/floor"].ms, 0.95), pct(runs["/floor-string"].ms, 0.95)
+                    for who in apps:
+                        r = runs[who]
+                        p95 = pct(r.ms, 0.95)
+                        print(
+                            f"  {who:<24}{summary(r.ms)}  {p95 / fair:5.2f}x floor "
+                            f"({p95 / old:4.2f}x old)  CPU {r.cpu_ms:5.2f} + {r.pg_ms:5.2f} ms"
+                        )
+                    for path, label in FLOORS.items():
+                        r = runs[path]
+                        print(f"  {label:<24}{summary(r.ms)}{'':30}CPU {r.cpu_ms:5.2f} ms")
+                    print()
+
+
+class Run:
+    """One server's share of a case: latencies, and the CPU its requests cost."""
+
+    def __init__(self) -> None:
+        self.ms: list[float] = []
+        self.cpu = self.pg = 0.0
+
+    def measure(self, proc, url, paths, concurrency, n, sessions=None, pg=False) -> None:
+        cpu, pg_cpu = cpu_seconds(proc.pid), cpu_seconds(command="postgres") if pg else 0.0
+        self.ms += load(url, paths, concurrency, n, sessions)
+        self.cpu += cpu_seconds(proc.pid) - cpu
+        if pg:
+            self.pg += cpu_seconds(command="postgres") - pg_cpu
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu * 1000 / max(1, len(self.ms))
+
+    @property
+    def pg_ms(self) -> float:
+        return self.pg * 1000 / max(1, len(self.ms))
+
+
+def serve(stack: contextlib.ExitStack, url: str, **kw) -> tuple[str, object]:
+    port = free_port()
+    proc = stack.enter_context(gunicorn(port, url, **kw))
+    return f"http://127.0.0.1:{port}", proc
 
 
 FLOORS = {"/floor": "floor", "/floor-string": "old floor"}

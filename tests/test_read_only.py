@@ -176,3 +176,20 @@ def test_a_connection_idle_for_long_is_pinged_first(app, client, auth, backend, 
     monkeypatch.setattr(postgres, "PING_AFTER_IDLE", 0.0)
     assert client.get("/tasks").status_code == 200
     assert pings
+
+
+def test_the_fragment_of_a_task_that_just_completed_offers_remix(app, client, auth):
+    """The polled fragment skips the provider while a task runs; the poll that finds it
+    completed loads it, so the Remix form appears without reloading the page."""
+    uid = _signed_in(app, auth)
+    pid = factories.provider(app)
+    running = factories.task(app, uid, pid, status="PROCESSING")
+    live = client.get(f"/tasks/{running}/live", headers={"HX-Request": "true"})
+    assert "Remix this video" not in live.text
+    with app.app_context():
+        task = db.session.scalar(select(VideoTask).where(VideoTask.video_id == running))
+        task.status, task.progress = "COMPLETED", 100
+        db.session.commit()
+    done = client.get(f"/tasks/{running}/live", headers={"HX-Request": "true"})
+    assert done.status_code == 286
+    assert "Remix this video" in done.text
