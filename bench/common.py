@@ -126,6 +126,9 @@ def gunicorn(
                 "RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/14" if workers > 1 else "memory://"
             ),
             "RATELIMIT_KEY_PREFIX": f"reelay-bench-{port}",
+            # No worker recycling mid-measurement: a fresh worker's imports (a second or
+            # more of CPU) would land on whichever server happened to be timed.
+            "GUNICORN_MAX_REQUESTS": "0",
             **(env or {}),
         },
         health=f"http://127.0.0.1:{port}/health",

@@ -193,7 +193,8 @@ def main() -> None:
                 print(
                     f"\n{args.rows:,} tasks, gunicorn 2 workers x 8 threads, "
                     f"{concurrency} concurrent clients; in each of {args.rounds} rounds every "
-                    f"server below takes its share in turn, so all see the same machine. "
+                    f"server below takes its share in turn (the apps' order rotating), so all "
+                    f"see the same machine. "
                     f"CPU: per request, the server's processes (+ PostgreSQL's). The old floor "
                     f"compiles its template on every request (bench/floor.py)\n"
                 )
@@ -211,10 +212,14 @@ def main() -> None:
                     for who, (app_url, _) in apps.items():
                         load(app_url, paths, 2, 10, signed_in[who])  # warm up
                     share = total // args.rounds
-                    for _ in range(args.rounds):
+                    for round_ in range(args.rounds):
                         for path in FLOORS:
                             runs[path].measure(floor[1], floor[0], [path], concurrency, share)
-                        for who, (app_url, proc) in apps.items():
+                        # Each round changes who goes first, so no server always follows
+                        # the floors (or the other server).
+                        order = list(apps.items())
+                        order = order[round_ % len(order) :] + order[: round_ % len(order)]
+                        for who, (app_url, proc) in order:
                             runs[who].measure(
                                 proc, app_url, paths, concurrency, share, signed_in[who], pg=True
                             )

@@ -103,9 +103,10 @@ def make_app(tmp_path, backend):
     apps = []
 
     def factory(**overrides):
-        from webapp.services import health, tasks, throttle
+        from webapp.services import health, history, tasks, throttle
 
         health.forget()  # provider ids repeat from test to test
+        history.forget_filters()
         throttle.reset()
         tasks.forget_typical()
         app = create_app({**base_config(tmp_path, backend), **overrides})

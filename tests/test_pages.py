@@ -367,3 +367,32 @@ def test_provider_key_never_rendered(app, client, auth, monkeypatch):
     factories.provider(app, name="Keyed", key_env="SECRET_GW_KEY")
     for url in ("/admin/providers", "/tasks/new"):
         assert "sk-very-secret-value" not in client.get(url).get_data(as_text=True)
+
+
+def test_the_filter_bar_shows_a_provider_edit_at_once_and_another_processs_soon(
+    app, client, auth, monkeypatch
+):
+    """The filter bar's providers are remembered for a few seconds per process: an
+    edit made in this process shows at once; one made elsewhere (here: SQL that no
+    mapper event sees, as from another host) shows once FILTER_PROVIDERS_TTL passes."""
+    from sqlalchemy import insert
+
+    from webapp.services import history
+
+    login(client, auth)
+    factories.provider(app, name="First gateway")
+    assert "First gateway" in client.get("/tasks").text
+    factories.provider(app, name="Second gateway")  # this process: forgotten at once
+    assert "Second gateway" in client.get("/tasks").text
+    with app.app_context():
+        row = {c: getattr(db.session.get(Provider, 1), c) for c in ("kind", "base_url")}
+        db.session.execute(
+            insert(Provider).values(
+                name="Elsewhere gateway", path_prefix="/v1", auth_style="bearer", **row
+            )
+        )
+        db.session.commit()
+    assert "Elsewhere gateway" not in client.get("/tasks").text  # remembered for now
+    monkeypatch.setattr(history, "FILTER_PROVIDERS_TTL", 0.0)
+    assert "Elsewhere gateway" in client.get("/tasks").text
+    assert "Elsewhere gateway" in client.get("/stats").text

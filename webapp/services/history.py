@@ -6,9 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import math
+import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, event, func, or_, select
 
 from ..domain import statuses as st
 from ..domain.spreadsheet import cell
@@ -359,11 +360,16 @@ def remixes_of(task: VideoTask) -> list[VideoTask]:
 _FILTER_PROVIDERS = select(Provider.id, Provider.name, Provider.model_map).order_by(
     Provider.priority, Provider.id
 )
+# Providers change when an admin edits one, yet every history and stats page lists them:
+# each process remembers the list for a few seconds (its own edits are seen at once;
+# another process's within FILTER_PROVIDERS_TTL), instead of a query per page.
+FILTER_PROVIDERS_TTL = 10.0
+_filter_providers: dict[str, tuple[float, list]] = {}
 
 
 def filter_choices(user: User | None) -> dict:
     """Models and providers to offer in the filter bar (from configuration, not a scan)."""
-    providers = db.session.execute(_FILTER_PROVIDERS).all()
+    providers = _providers_for_filters()
     models = sorted({m for p in providers for m in (p.model_map or {})})
     return {
         "statuses": st.ALL,
@@ -371,6 +377,24 @@ def filter_choices(user: User | None) -> dict:
         "models": models,
         "providers": providers,
     }
+
+
+def _providers_for_filters() -> list:
+    key = str(db.engine.url)
+    remembered = _filter_providers.get(key)
+    if remembered and time.monotonic() - remembered[0] < FILTER_PROVIDERS_TTL:
+        return remembered[1]
+    providers = db.session.execute(_FILTER_PROVIDERS).all()
+    _filter_providers[key] = (time.monotonic(), providers)
+    return providers
+
+
+def forget_filters(*_args) -> None:
+    _filter_providers.clear()
+
+
+for _change in ("after_insert", "after_update", "after_delete"):
+    event.listen(Provider, _change, forget_filters)
 
 
 def video_page(user: User, after: str | None, limit: int, order: str) -> tuple[list, bool]:
