@@ -115,6 +115,11 @@ def load(
     lock = threading.Lock()
     counter = iter(range(total))
     sessions = sessions or [requests.Session() for _ in range(concurrency)]
+    for s in sessions:
+        # A fresh connection each round (the cookies stay): which gunicorn worker
+        # accepts a connection is a coin toss, and a keep-alive connection kept for a
+        # whole case would pin two clients to one worker's GIL for all of it.
+        s.close()
 
     def worker(s: requests.Session):
         headers = {"HX-Request": "true"} if any("/live" in p for p in paths) else {}
