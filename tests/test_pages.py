@@ -396,3 +396,21 @@ def test_the_filter_bar_shows_a_provider_edit_at_once_and_another_processs_soon(
     monkeypatch.setattr(history, "FILTER_PROVIDERS_TTL", 0.0)
     assert "Elsewhere gateway" in client.get("/tasks").text
     assert "Elsewhere gateway" in client.get("/stats").text
+
+
+def test_a_history_row_asked_for_a_column_it_does_not_load_fails_loudly(app, auth, client):
+    """List rows are plain columns; Jinja would render a missing attribute as nothing,
+    so a template that starts to need one more column must fail its tests instead."""
+    from webapp.services import history
+
+    login(client, auth)
+    factories.task(app, uid(app), prompt="a listed task")
+    with app.test_request_context("/tasks"):
+        user = db.session.get(User, uid(app))
+        row = history.page_for(user, history.parse_query({})).items[0]
+        env = app.jinja_env
+        assert env.from_string("{{ t.prompt }} {{ t.is_terminal }}").render(t=row) == (
+            "a listed task True"
+        )
+        with pytest.raises(LookupError, match="external_task_id"):
+            env.from_string("{{ t.external_task_id }}").render(t=row)

@@ -3,6 +3,8 @@ round trip (webapp/read_only.py, webapp/postgres.py)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import create_engine, event, select, text, update
 
@@ -150,8 +152,20 @@ def test_a_connection_the_server_closed_is_replaced_without_an_error(app, client
             text("SELECT count(pg_terminate_backend(pid)) FROM unnest(:pids) AS pid"),
             {"pids": pids},
         ).scalar()
+        # pg_terminate_backend only signals: wait until the backends have gone, so the
+        # connections are closed ones (a backend dying during a query fails that query,
+        # with or without a ping beforehand).
+        for _ in range(100):
+            left = conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)"),
+                {"pids": pids},
+            ).scalar()
+            if not left:
+                break
+            time.sleep(0.05)
+        time.sleep(0.2)  # a backend leaves pg_stat_activity just before its socket closes
     admin.dispose()
-    assert ended == len(pids) >= 1
+    assert ended == len(pids) >= 1 and not left
     page = client.get("/tasks")
     assert page.status_code == 200
     assert "still here after the restart" in page.text

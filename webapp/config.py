@@ -109,7 +109,8 @@ def load_config() -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url(),
         # hide_parameters: a failed statement is logged without its values (password
         # hashes, prompts, tokens never reach the log).
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+        # PostgreSQL connections are checked for life by webapp/postgres.py.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},
         # Sessions and cookies
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -191,12 +192,6 @@ def finalize(cfg: dict) -> dict:
         # Development/test only: a stable per-checkout key so sessions survive restarts
         # and several local processes agree.
         cfg["SECRET_KEY"] = _dev_secret()
-    if cfg["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        # Checked for life without a round trip instead (webapp/postgres.py).
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            **cfg["SQLALCHEMY_ENGINE_OPTIONS"],
-            "pool_pre_ping": False,
-        }
     if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
             "connect_args": {"timeout": 15},

@@ -4,7 +4,8 @@ A page like the history or the progress fragment sends a handful of SELECTs and 
 nothing. Under PostgreSQL's READ COMMITTED every statement takes its own snapshot
 whether or not a transaction wraps it, so the BEGIN and ROLLBACK around such a request
 change nothing it sees and cost two round trips. Views marked ``@read_only`` run on an
-autocommit connection instead (PostgreSQL only: SQLite's BEGIN is a function call).
+autocommit connection instead (``postgres.without_transaction``; SQLite's BEGIN is a
+function call, so nothing changes there).
 
 On both databases a read-only view that tries to write fails loudly: a flush, or an
 ORM ``insert``/``update``/``delete`` statement, raises ``ReadOnlyViolation``, so a view
@@ -17,7 +18,7 @@ from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from .extensions import db
+from . import postgres
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -31,30 +32,13 @@ def read_only(view):
 
 
 def init_app(app: Flask) -> None:
-    with app.app_context():
-        engine = db.engine
-    autocommit = engine.dialect.name == "postgresql"
-    if autocommit:
-        # psycopg2's autocommit is a client-side switch (no SET is sent, unlike
-        # SQLAlchemy's isolation_level option): every connection goes back to the pool
-        # transactional, whatever the request did.
-        @event.listens_for(engine, "checkin")
-        def _transactional_again(dbapi_conn, record):
-            if dbapi_conn is None or not dbapi_conn.autocommit:
-                return
-            try:
-                dbapi_conn.autocommit = False
-            except Exception as err:  # noqa: BLE001 - never pool a connection left autocommit
-                record.invalidate(err)
-
     @app.before_request
     def _reads_only():
         view = app.view_functions.get(request.endpoint or "")
         if request.method not in ("GET", "HEAD") or not getattr(view, "read_only", False):
             return
         g.read_only = True
-        if autocommit:
-            db.session.connection().connection.dbapi_connection.autocommit = True
+        postgres.without_transaction()
 
 
 def _in_read_only_request() -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, event, func, or_, select
@@ -16,6 +15,7 @@ from ..domain.spreadsheet import cell
 from ..domain.task_facts import TaskFacts
 from ..extensions import db
 from ..models import Provider, User, VideoTask
+from .remembered import Remembered
 
 PAGE_SIZE = 20
 COUNT_CAP = 10_000
@@ -187,8 +187,8 @@ def page_for(
     counted = select(func.count()).select_from(
         base.with_only_columns(VideoTask.id).limit(cap + 1).subquery()
     )
-    owner = None if user is not None else _OWNER_EMAIL
-    rows = _rows(base, q, owner, counted.scalar_subquery().label("total"))
+    shown = [] if user is not None else [_OWNER_EMAIL]  # the admin list shows owners
+    rows = _rows(base, q, *shown, counted.scalar_subquery().label("total"))
     if rows or q.page == 1:
         total = rows[0].total if rows else 0
     else:
@@ -198,7 +198,7 @@ def page_for(
     last = max(1, math.ceil(total / q.page_size))
     if not rows and q.page > last and not capped:
         q.page = last
-        rows = _rows(base, q, owner)
+        rows = _rows(base, q, *shown)
     return _paged([ListedTask(r) for r in rows], q, total, capped)
 
 
@@ -206,7 +206,7 @@ class ListedTask(TaskFacts):
     """One task as a list row, a gallery tile and the admin's owner column show it:
     plain columns, no ORM object per row (a page of them costs a fraction of the
     loading), and nothing else (a template that starts to need more fails its tests
-    with an AttributeError instead of making 20 silent queries)."""
+    with a LookupError instead of rendering an empty value)."""
 
     COLUMNS = (
         "id", "video_id", "user_id", "prompt", "model", "media_type", "status",
@@ -238,7 +238,7 @@ _OWNER_EMAIL = (
 
 def _rows(base, q: Query, *extra) -> list:
     """One page of the pages' list: the listed columns, then each of ``extra``."""
-    stmt = _ordered(base, q).with_only_columns(*_LISTED, *(e for e in extra if e is not None))
+    stmt = _ordered(base, q).with_only_columns(*_LISTED, *extra)
     return db.session.execute(stmt.offset((q.page - 1) * q.page_size).limit(q.page_size)).all()
 
 
@@ -364,7 +364,7 @@ _FILTER_PROVIDERS = select(Provider.id, Provider.name, Provider.model_map).order
 # each process remembers the list for a few seconds (its own edits are seen at once;
 # another process's within FILTER_PROVIDERS_TTL), instead of a query per page.
 FILTER_PROVIDERS_TTL = 10.0
-_filter_providers: dict[str, tuple[float, list]] = {}
+_filter_providers = Remembered()
 
 
 def filter_choices(user: User | None) -> dict:
@@ -380,19 +380,14 @@ def filter_choices(user: User | None) -> dict:
 
 
 def _providers_for_filters() -> list:
-    key = str(db.engine.url)
-    remembered = _filter_providers.get(key)
-    if remembered and time.monotonic() - remembered[0] < FILTER_PROVIDERS_TTL:
-        return remembered[1]
-    providers = db.session.execute(_FILTER_PROVIDERS).all()
-    _filter_providers[key] = (time.monotonic(), providers)
-    return providers
+    return _filter_providers.get(
+        db.engine,  # one list per database (tests build several apps in one process)
+        FILTER_PROVIDERS_TTL,
+        lambda: db.session.execute(_FILTER_PROVIDERS).all(),
+    )
 
 
-def forget_filters(*_args) -> None:
-    _filter_providers.clear()
-
-
+forget_filters = _filter_providers.forget
 for _change in ("after_insert", "after_update", "after_delete"):
     event.listen(Provider, _change, forget_filters)
 

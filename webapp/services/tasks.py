@@ -12,7 +12,6 @@ import hashlib
 import json
 import random
 import re
-import time
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -38,6 +37,7 @@ from ..models import ApiToken, Provider, SubmitAttempt, TaskEvent, User, VideoTa
 from ..models.base import utcnow
 from ..providers import base as pb
 from . import archive, attempts, budgets, catalog, health, leases, lifecycle, orphans
+from .remembered import Remembered
 
 VIDEO_ID = re.compile(r"video_[0-9a-f]{32}")  # always .fullmatch: "$" lets a newline through
 
@@ -94,19 +94,12 @@ def new_video_id(media_type: str = st.VIDEO) -> str:
 
 # Prebuilt (a task's pages and its fragment every 2 s run these): SQLAlchemy skips
 # building the statement and its cache key per call.
-_TASK = (
-    select(VideoTask)
-    .options(joinedload(VideoTask.provider))  # every page of a task shows it
-    .where(VideoTask.video_id == bindparam("video_id"))
-)
+_BY_VIDEO_ID = select(VideoTask).where(VideoTask.video_id == bindparam("video_id"))
+_TASK = _BY_VIDEO_ID.options(joinedload(VideoTask.provider))  # every page of a task shows it
 _TASK_WITH_TIMELINE = _TASK.options(joinedload(VideoTask.events))
 # The progress fragment, polled every 2 s: its events, not its provider (needed only
 # once the task completes, for the Remix button; loaded then, on the last poll).
-_TASK_LIVE = (
-    select(VideoTask)
-    .options(joinedload(VideoTask.events))
-    .where(VideoTask.video_id == bindparam("video_id"))
-)
+_TASK_LIVE = _BY_VIDEO_ID.options(joinedload(VideoTask.events))
 _LOADS = {"task": _TASK, "page": _TASK_WITH_TIMELINE, "live": _TASK_LIVE}
 
 
@@ -711,34 +704,33 @@ def inputs(task: VideoTask) -> dict:
     return out
 
 
-_typical: dict[str, tuple[float, float | None]] = {}
+_typical = Remembered()
 
 
 def typical_seconds(model: str, limit: int = 20) -> float | None:
     """The median generation time of the model's last completed tasks (everyone's),
     remembered for a minute: the progress fragment asks every 2 s."""
-    cached = _typical.get(model)
-    if cached and time.monotonic() - cached[0] < 60:
-        return cached[1]
-    rows = db.session.execute(
-        select(VideoTask.created_at, VideoTask.completed_at)
-        .where(
-            VideoTask.model == model,
-            VideoTask.status == st.COMPLETED,
-            VideoTask.completed_at.is_not(None),
-        )
-        .order_by(VideoTask.completed_at.desc())
-        .limit(limit)
-    ).all()
-    took = sorted((done - made).total_seconds() for made, done in rows)
-    value = took[len(took) // 2] if took else None
-    _typical[model] = (time.monotonic(), value)
-    return value
+
+    def median() -> float | None:
+        rows = db.session.execute(
+            select(VideoTask.created_at, VideoTask.completed_at)
+            .where(
+                VideoTask.model == model,
+                VideoTask.status == st.COMPLETED,
+                VideoTask.completed_at.is_not(None),
+            )
+            .order_by(VideoTask.completed_at.desc())
+            .limit(limit)
+        ).all()
+        took = sorted((done - made).total_seconds() for made, done in rows)
+        return took[len(took) // 2] if took else None
+
+    return _typical.get(model, 60, median)
 
 
 def forget_typical() -> None:
     """Drop the remembered generation times (tests)."""
-    _typical.clear()
+    _typical.forget()
 
 
 def refreshed_at(task: VideoTask) -> str | None:
