@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
@@ -414,3 +415,57 @@ def test_a_history_row_asked_for_a_column_it_does_not_load_fails_loudly(app, aut
         )
         with pytest.raises(LookupError, match="external_task_id"):
             env.from_string("{{ t.external_task_id }}").render(t=row)
+
+
+def test_deep_pages_list_the_same_tasks_as_shallow_ones(app, auth, client, monkeypatch):
+    """Past ``DEEP_OFFSET`` a page picks its ids first, then reads their rows; every sort,
+    order and filter must list exactly what the plain OFFSET query lists, ties in the
+    sort key and unfinished tasks (no completion time) included, in the pages and in the
+    JSON API's pages."""
+    from sqlalchemy import text
+
+    from webapp.services import history
+
+    login(client, auth)
+    me = uid(app)
+    statuses = (st.COMPLETED, st.FAILED, st.PROCESSING, st.COMPLETED, st.CANCELLED)
+    for i in range(47):
+        status = statuses[i % 5]
+        took = {"took": 7 + i % 4} if status in st.TERMINAL else {}
+        factories.task(app, me, status=status, minutes_ago=i, **took)
+    with app.app_context():
+        other = User(email="other@example.com", password_hash="x")
+        db.session.add(other)
+        db.session.commit()
+        other_id = other.id
+    factories.task(app, other_id, prompt="not mine")
+    with app.app_context():  # ties: a third of the tasks share one creation time
+        db.session.execute(
+            text("UPDATE video_tasks SET created_at = :t WHERE id % 3 = 0"),
+            {"t": datetime(2026, 12, 1, 12, 0)},
+        )
+        db.session.commit()
+    queries = [
+        {"sort": sort, "order": order, **extra}
+        for sort in ("created", "completed", "duration")
+        for order in ("desc", "asc")
+        for extra in ({}, {"status": st.COMPLETED})
+    ]
+    with app.test_request_context("/tasks"):
+        user = db.session.get(User, me)
+
+        def listed(deep: int, args: dict, api: bool) -> list[list[str]]:
+            monkeypatch.setattr(history, "DEEP_OFFSET", deep)
+            read = history.api_page_for if api else history.page_for
+            pages = [
+                [t.video_id for t in read(user, history.parse_query({**args, "page": p}, 6)).items]
+                for p in range(1, 11)
+            ]
+            db.session.rollback()
+            return pages
+
+        for args in queries:
+            for api in (False, True):
+                shallow = listed(10**9, args, api)
+                assert any(shallow[2:]), args  # deep pages hold tasks
+                assert listed(0, args, api) == shallow, (args, api)
