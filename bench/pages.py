@@ -107,10 +107,16 @@ def login(s: requests.Session, base: str) -> None:
 
 
 def load(
-    base: str, paths: list[str], concurrency: int, total: int, sessions: list | None = None
+    base: str,
+    paths: list[str],
+    concurrency: int,
+    total: int,
+    sessions: list | None = None,
+    revalidate: bool = False,
 ) -> list[float]:
     """``total`` GETs from ``concurrency`` threads; Reelay's pages use ``sessions``,
-    signed in beforehand, so no login (an argon2 hash each) runs while requests are timed."""
+    signed in beforehand, so no login (an argon2 hash each) runs while requests are timed.
+    ``revalidate``: like a browser's cache, send each path's last ETag (If-None-Match)."""
     latencies: list[float] = []
     lock = threading.Lock()
     counter = iter(range(total))
@@ -123,17 +129,21 @@ def load(
 
     def worker(s: requests.Session):
         headers = {"HX-Request": "true"} if any("/live" in p for p in paths) else {}
+        kept = s.__dict__.setdefault("kept_etags", {})
         while True:
             with lock:
                 i = next(counter, None)
             if i is None:
                 return
             path = paths[i % len(paths)]
+            asked = {**headers, "If-None-Match": kept[path]} if path in kept else headers
             t = time.perf_counter()
-            resp = s.get(base + path, headers=headers)
+            resp = s.get(base + path, headers=asked)
             dt = (time.perf_counter() - t) * 1000
-            if resp.status_code not in (200, 286):
+            if resp.status_code not in (200, 286, 304):
                 raise RuntimeError(f"{path}: HTTP {resp.status_code}")
+            if revalidate and "ETag" in resp.headers:
+                kept[path] = resp.headers["ETag"]
             with lock:
                 latencies.append(dt)
 
@@ -191,6 +201,9 @@ def main() -> None:
                 "history searched, common": ["/tasks?q=hummingbird"],
                 "task page": [f"/tasks/{v}" for v in done],
                 "progress fragment": [f"/tasks/{v}/live" for v in running],
+                # What a watching browser mostly sends: "changed?" about its kept copy
+                # (the baseline, with no ETag, renders every time).
+                "progress fragment, unchanged": [f"/tasks/{v}/live" for v in running],
                 "admin stats (30 days)": ["/admin/stats"],
                 "admin stats (366 days)": [f"/admin/stats?from={year_ago}&to={today}"],
             }
@@ -214,8 +227,9 @@ def main() -> None:
                         continue
                     total = args.requests if "stats" not in name else max(100, args.requests // 2)
                     runs = {who: Run() for who in (*apps, *FLOORS)}
+                    again = "unchanged" in name
                     for who, (app_url, _) in apps.items():
-                        load(app_url, paths, 2, 10, signed_in[who])  # warm up
+                        load(app_url, paths, 2, 10, signed_in[who], again)  # warm up
                     share = total // args.rounds
                     for round_ in range(args.rounds):
                         for path in FLOORS:
@@ -226,7 +240,14 @@ def main() -> None:
                         order = order[round_ % len(order) :] + order[: round_ % len(order)]
                         for who, (app_url, proc) in order:
                             runs[who].measure(
-                                proc, app_url, paths, concurrency, share, signed_in[who], pg=True
+                                proc,
+                                app_url,
+                                paths,
+                                concurrency,
+                                share,
+                                signed_in[who],
+                                revalidate=again,
+                                pg=True,
                             )
                     print(name)
                     fair, old = pct(runs["/floor"].ms, 0.95), pct(runs["/floor-string"].ms, 0.95)
@@ -250,9 +271,11 @@ class Run:
         self.ms: list[float] = []
         self.cpu = self.pg = 0.0
 
-    def measure(self, proc, url, paths, concurrency, n, sessions=None, pg=False) -> None:
+    def measure(
+        self, proc, url, paths, concurrency, n, sessions=None, revalidate=False, pg=False
+    ) -> None:
         cpu, pg_cpu = cpu_seconds(proc.pid), cpu_seconds(command="postgres") if pg else 0.0
-        self.ms += load(url, paths, concurrency, n, sessions)
+        self.ms += load(url, paths, concurrency, n, sessions, revalidate)
         self.cpu += cpu_seconds(proc.pid) - cpu
         if pg:
             self.pg += cpu_seconds(command="postgres") - pg_cpu

@@ -156,3 +156,67 @@ def test_phone_width_has_no_horizontal_scroll(browser, live, path):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"{path} is {width}px wide at 390px"
     page.close()
+
+
+def test_a_watched_running_task_is_revalidated_and_its_clock_ticks(browser, sim_app):
+    """In a real browser: polls of a running task that has not changed come back 304 and
+    the page keeps its fragment (htmx swaps the kept copy); its elapsed time ticks in
+    the browser meanwhile; when the task changes, the page shows it."""
+    from sqlalchemy import select, update
+
+    from webapp.extensions import db
+    from webapp.models import User, VideoTask
+
+    polls: list[int] = []
+
+    def counting(environ, start_response):
+        def start(status, headers, exc_info=None):
+            if environ["PATH_INFO"].endswith("/live"):
+                polls.append(int(status.split()[0]))
+            return start_response(status, headers, exc_info)
+
+        return sim_app(environ, start)
+
+    with LiveServer(counting) as live:
+        page = browser.new_page()
+        register(page, live.url)
+        with sim_app.app_context():
+            uid = db.session.scalar(select(User.id))
+        vid = factories.task(sim_app, uid, status=st.PROCESSING, progress=30)
+        page.goto(f"{live.url}/tasks/{vid}")
+        # Every value the clock shows, kept copies swapped in included: never backwards.
+        page.evaluate(
+            """() => {
+              window.seenElapsed = [];
+              const note = () => {
+                const el = document.querySelector('#task-live time.elapsed');
+                if (el) window.seenElapsed.push(parseInt(el.textContent, 10));
+              };
+              new MutationObserver(note).observe(document.querySelector('.task-main'),
+                {subtree: true, childList: true, characterData: true});
+            }"""
+        )
+        shown = page.inner_text("#task-live time.elapsed")
+        assert re.fullmatch(r"\d+s", shown), shown
+        page.wait_for_function(
+            "t => document.querySelector('#task-live time.elapsed').textContent !== t",
+            arg=shown,
+            timeout=4000,
+        )
+        deadline = time.monotonic() + 12
+        while polls.count(304) < 2 and time.monotonic() < deadline:
+            page.wait_for_timeout(250)
+        assert polls[0] == 200 and polls.count(304) >= 2, polls
+        assert page.get_attribute("#task-live progress", "value") == "30"
+        assert "Cancel task" in page.inner_text("#task-live")
+        assert int(page.inner_text("#task-live time.elapsed").rstrip("s")) >= 4
+        seen = page.evaluate("window.seenElapsed")
+        assert len(seen) >= 4 and seen == sorted(seen), seen
+
+        with sim_app.app_context():
+            db.session.execute(
+                update(VideoTask).where(VideoTask.video_id == vid).values(progress=70)
+            )
+            db.session.commit()
+        page.wait_for_selector('#task-live progress[value="70"]', timeout=6000)
+        page.close()

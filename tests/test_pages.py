@@ -37,6 +37,76 @@ def test_progress_fragment_polls_then_stops_with_286(app, client, auth):
     assert r.status_code == 286 and "hx-trigger" not in r.get_data(as_text=True)
 
 
+def test_an_unchanged_running_task_is_answered_304_without_loading_or_rendering_it(
+    app, client, auth, monkeypatch
+):
+    """The browser keeps a running task's fragment and asks "changed?" on every poll
+    (If-None-Match): an unchanged task gets 304 and no body; any write to the task, or a
+    new timeline event, gets the new fragment. A validator never crosses users or
+    sessions (the fragment's forms carry the session's CSRF token)."""
+    from sqlalchemy import update
+
+    from webapp.models import TaskEvent, VideoTask
+    from webapp.web import tasks as task_views
+
+    auth.register("owner@example.com")
+    owner = uid(app, "owner@example.com")
+    running = factories.task(app, owner, status=st.PROCESSING, progress=42)
+    url, hx = f"/tasks/{running}/live", {"HX-Request": "true"}
+
+    first = client.get(url, headers=hx)
+    etag = first.headers["ETag"]
+    assert first.status_code == 200 and 'value="42"' in first.text
+    assert first.headers["Cache-Control"] == "private, no-cache"
+
+    def no_render(*a, **k):
+        raise AssertionError("an unchanged fragment was rendered")
+
+    with monkeypatch.context() as m:
+        m.setattr(task_views, "render_template", no_render)
+        m.setattr(task_views, "_task_or_404", no_render)
+        again = client.get(url, headers={**hx, "If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
+
+    with app.app_context():  # the poller moves the progress bar
+        db.session.execute(
+            update(VideoTask).where(VideoTask.video_id == running).values(progress=60)
+        )
+        db.session.commit()
+    moved = client.get(url, headers={**hx, "If-None-Match": etag})
+    assert moved.status_code == 200 and 'value="60"' in moved.text
+    assert moved.headers["ETag"] != etag
+    etag = moved.headers["ETag"]
+    assert client.get(url, headers={**hx, "If-None-Match": etag}).status_code == 304
+
+    with app.app_context():  # a timeline event, the task row untouched
+        task_id = db.session.scalar(select(VideoTask.id).where(VideoTask.video_id == running))
+        db.session.add(TaskEvent(task_id=task_id, kind="info", message="The provider is slow"))
+        db.session.commit()
+    noted = client.get(url, headers={**hx, "If-None-Match": etag})
+    assert noted.status_code == 200 and "The provider is slow" in noted.text
+    etag = noted.headers["ETag"]
+
+    auth.logout()  # the same user, a new session: its own CSRF token, so rendered
+    auth.login("owner@example.com")
+    assert client.get(url, headers={**hx, "If-None-Match": etag}).status_code == 200
+    auth.logout()
+    auth.register("mallory@example.com")  # another user with the owner's validator
+    assert client.get(url, headers={**hx, "If-None-Match": etag}).status_code == 404
+
+    with app.app_context():  # finished: the last fragment, in full, ends the polling
+        db.session.execute(
+            update(VideoTask).where(VideoTask.video_id == running).values(status=st.FAILED)
+        )
+        db.session.commit()
+    auth.logout()
+    auth.login("owner@example.com")
+    etag = client.get(url, headers=hx).headers.get("ETag")
+    done = client.get(url, headers={**hx, "If-None-Match": etag or "*"})
+    assert done.status_code == 286 and "ETag" not in done.headers
+    assert done.headers["Cache-Control"] == "no-store"
+
+
 def test_task_page_shows_both_ids_and_timeline(app, client, auth):
     login(client, auth)
     vid = factories.task(app, uid(app), status=st.PROCESSING, external_task_id="video_upstream_abc")

@@ -202,6 +202,32 @@
     link.addEventListener("blur", stop);
   }
 
+  // Running tasks' elapsed times tick here, once a second: the polled fragment is
+  // often the browser's kept copy (the server answered 304, nothing changed), so the
+  // server cannot count the seconds in it. The page says the server's time when it
+  // was made, so a wrong clock on this computer does not show in the count.
+  function duration(seconds) {  // the same text as the server's "duration" filter
+    var s = Math.round(seconds), two = function (n) { return (n < 10 ? "0" : "") + n; };
+    if (s < 60) return s + "s";
+    var m = Math.floor(s / 60);
+    if (m < 60) return m + "m " + two(s % 60) + "s";
+    return Math.floor(m / 60) + "h " + two(m % 60) + "m";
+  }
+  function elapsedClock(page) {
+    var skew = Number(page.dataset.serverNow) * 1000 - Date.now();
+    function tick() {
+      var now = (Date.now() + skew) / 1000;
+      page.querySelectorAll("time[data-since]").forEach(function (el) {
+        var text = duration(Math.max(0, now - Number(el.dataset.since)));
+        if (el.textContent !== text) el.textContent = text;
+      });
+    }
+    window.setInterval(tick, 1000);
+    // A swapped-in fragment (a kept copy, above all) says what the time was when it
+    // was made: right it before the browser paints it.
+    document.addEventListener("htmx:afterSwap", tick);
+  }
+
   function init(root) {
     root.querySelectorAll("[data-sprite]").forEach(sprite);
     root.querySelectorAll("[data-copy]").forEach(copyButton);
@@ -268,6 +294,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     init(document);
     document.querySelectorAll("[data-theme-toggle]").forEach(themeToggle);
+    document.querySelectorAll("[data-server-now]").forEach(elapsedClock);
   });
   document.addEventListener("htmx:historyRestore", syncFilters);
   window.addEventListener("popstate", function () { window.setTimeout(syncFilters, 0); });

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -107,13 +107,62 @@ def get_for_user(user: User, video_id: str, load: str = "task") -> VideoTask | N
     """The owner's task (admins see all). Anything else is "not found", never "forbidden".
     ``load`` says what comes in the same query: "task" (with its provider), "page" (with
     its provider and events: the task page) or "live" (with its events: the fragment)."""
-    if not isinstance(video_id, str) or not video_id or len(video_id) > 64 or unstorable(video_id):
-        return None  # a form field or path no task can have (NUL, surrogates, too long)
+    if not _possible_id(video_id):
+        return None
     stmt = _LOADS[load]
     task = db.session.execute(stmt, {"video_id": video_id}).unique().scalar_one_or_none()
     if task is None or (task.user_id != user.id and not user.is_admin):
         return None
     return task
+
+
+def _possible_id(video_id) -> bool:
+    """False for a form field or path no task can have (NUL, surrogates, too long)."""
+    return isinstance(video_id, str) and 0 < len(video_id) <= 64 and not unstorable(video_id)
+
+
+# A running task's progress fragment shows its row, its events and its model's typical
+# time. Every write to a task sets updated_at (the column's onupdate, for ORM and Core
+# updates alike; leases write it themselves) and events are only ever added, so these
+# few columns say whether the fragment changed, without loading the task.
+_LIVE_MARK = select(
+    VideoTask.user_id,
+    VideoTask.status,
+    VideoTask.model,
+    VideoTask.version,
+    VideoTask.updated_at,
+    select(func.max(TaskEvent.id))
+    .where(TaskEvent.task_id == VideoTask.id)
+    .scalar_subquery()
+    .label("last_event"),
+).where(VideoTask.video_id == bindparam("video_id"))
+
+
+def live_mark(user: User, video_id: str) -> str | None:
+    """What a running task's progress fragment shows, as a short fingerprint, from one
+    small query: None when the task is not the user's to see, or has finished (a
+    finished task's fragment is rendered in full: it is the last one polled)."""
+    if not _possible_id(video_id):
+        return None
+    row = db.session.execute(_LIVE_MARK, {"video_id": video_id}).first()
+    if row is None or (row.user_id != user.id and not user.is_admin):
+        return None
+    if row.status in st.TERMINAL:
+        return None
+    return _mark(row.version, row.updated_at, row.last_event, row.model)
+
+
+def live_mark_of(task: VideoTask) -> str | None:
+    """``live_mark`` of a task loaded with its events (the fragment just rendered)."""
+    if task.is_terminal:
+        return None
+    last_event = max((e.id for e in task.events), default=None)
+    return _mark(task.version, task.updated_at, last_event, task.model)
+
+
+def _mark(version, updated_at, last_event, model) -> str:
+    typical = typical_seconds(model)
+    return f"{version}.{updated_at}.{last_event or 0}.{round(typical or 0)}"
 
 
 def get_by_video_id(video_id: str) -> VideoTask | None:

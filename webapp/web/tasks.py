@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 import uuid
+from datetime import UTC
 
 from flask import (
     Blueprint,
@@ -14,6 +17,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     stream_with_context,
     url_for,
 )
@@ -188,6 +192,9 @@ def _live(task) -> dict:
         "task": task,
         "typical": tasks.typical_seconds(task.model) if not task.is_terminal else None,
         "elapsed": ((task.completed_at or utcnow()) - task.created_at).total_seconds(),
+        # A running task's elapsed time ticks in the browser (static/js/app.js), from
+        # its start: the polled fragment is often the browser's kept copy.
+        "since": task.created_at.replace(tzinfo=UTC).timestamp(),
         # Only a completed task offers provider actions (remix): a running one's fragment
         # never loads its provider.
         "caps": catalog.capabilities(task.provider)
@@ -204,6 +211,7 @@ def show(video_id):
     task = _task_or_404(video_id, load="page")
     return render_template(
         "tasks/show.html",
+        server_now=time.time(),  # the browser's clock, set right for elapsed times
         remixes=history.remixes_of(task),
         inputs=tasks.inputs(task),
         **_live(task),
@@ -271,12 +279,35 @@ def delete(video_id):
 @bp.get("/tasks/<video_id>/live")
 @read_only
 def live(video_id):
-    """The polled fragment. Reads only our database; 286 stops htmx 2 polling at the end."""
+    """The polled fragment; reads only our database. A running task's fragment has an
+    ETag, so the browser asks "changed?" (If-None-Match) on each poll and keeps its copy
+    on a 304: an unchanged task is answered from one small query, neither loaded nor
+    rendered. The finished fragment is sent with 286, which stops htmx 2 polling."""
+    if request.if_none_match:
+        mark = tasks.live_mark(current_user, video_id)
+        if mark is not None and request.if_none_match.contains_weak(_live_etag(mark)):
+            return _revalidated(make_response("", 304), mark)
     task = _task_or_404(video_id, load="live")
     resp = make_response(render_template("partials/_task_live.html", **_live(task)))
+    mark = tasks.live_mark_of(task)
+    if mark is not None:
+        return _revalidated(resp, mark)
     if task.is_terminal and not task.pending_action:
         resp.status_code = 286
     resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _live_etag(mark: str) -> str:
+    """The fragment also depends on who asks: the user, and the CSRF token in its forms
+    (one per session), so another session's copy never validates."""
+    token = session.get(current_app.config["WTF_CSRF_FIELD_NAME"], "")
+    return hashlib.sha256(f"{current_user.id}.{token}.{mark}".encode()).hexdigest()[:24]
+
+
+def _revalidated(resp, mark: str):
+    resp.set_etag(_live_etag(mark))
+    resp.headers["Cache-Control"] = "private, no-cache"  # kept, but asked about each time
     return resp
 
 
