@@ -14,7 +14,7 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from ..domain import machine as m
 from ..domain import reconcile
@@ -70,8 +70,14 @@ def _with_job():
 def _hunted(now):
     return (
         SubmitAttempt.external_id.is_(None),
-        SubmitAttempt.state.in_((m.SENDING, m.UNKNOWN, m.LOST)),
-        SubmitAttempt.answer_by < now,
+        or_(
+            # Its request is over and no answer came: nothing can record one any more
+            # (the task is finished or gone, and nobody holds it), so hunt now rather
+            # than after the create's timeout, while the stray job runs up the bill.
+            SubmitAttempt.state.in_((m.UNKNOWN, m.LOST)),
+            # Maybe still on the wire: a live holder may yet record the answer.
+            and_(SubmitAttempt.state == m.SENDING, SubmitAttempt.answer_by < now),
+        ),
         SubmitAttempt.started_at > now - attempts.HUNT_WINDOW,
     )
 
