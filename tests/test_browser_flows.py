@@ -178,7 +178,8 @@ def test_a_watched_running_task_is_revalidated_and_its_clock_ticks(browser, sim_
         return sim_app(environ, start)
 
     with LiveServer(counting) as live:
-        page = browser.new_page()
+        context = browser.new_context()
+        page = context.new_page()
         register(page, live.url)
         with sim_app.app_context():
             uid = db.session.scalar(select(User.id))
@@ -219,4 +220,21 @@ def test_a_watched_running_task_is_revalidated_and_its_clock_ticks(browser, sim_
             )
             db.session.commit()
         page.wait_for_selector('#task-live progress[value="70"]', timeout=6000)
+
+        # The page shown again from the browser's cache (Back) says the server's time
+        # when it was first made, 10 minutes ago: the first poll's Date header sets the
+        # clock right (the task started seconds ago, not "0s" for ten minutes).
+        def ten_minutes_old(route):
+            html = route.fetch().text()
+            stamp = re.search(r'data-server-now="([0-9.]+)"', html).group(1)
+            stale = html.replace(stamp, f"{float(stamp) - 600:.3f}")
+            route.fulfill(status=200, body=stale, headers={"Content-Type": "text/html"})
+
         page.close()
+        page = context.new_page()  # the same browser, signed in
+        page.route(f"{live.url}/tasks/{vid}", ten_minutes_old)
+        page.goto(f"{live.url}/tasks/{vid}")
+        page.wait_for_timeout(3500)  # a poll (every 2 s) has come back, the clock ticked
+        shown = page.inner_text("#task-live time.elapsed")
+        assert int(shown.rstrip("s")) >= 5, shown
+        context.close()

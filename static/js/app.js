@@ -215,6 +215,13 @@
   }
   function elapsedClock(page) {
     var skew = Number(page.dataset.serverNow) * 1000 - Date.now();
+    // A page shown again from the browser's cache (Back) carries the time it was first
+    // made: each poll's Date header (updated by a 304 too) sets that right. It counts
+    // whole seconds, so it only overrides the page's own figure when that is plainly off.
+    document.addEventListener("htmx:afterRequest", function (e) {
+      var xhr = e.detail && e.detail.xhr, said = xhr && Date.parse(xhr.getResponseHeader("Date"));
+      if (said && Math.abs(said + 500 - Date.now() - skew) > 1500) skew = said + 500 - Date.now();
+    });
     function tick() {
       var now = (Date.now() + skew) / 1000;
       page.querySelectorAll("time[data-since]").forEach(function (el) {

@@ -71,9 +71,11 @@ def _hunted(now):
     return (
         SubmitAttempt.external_id.is_(None),
         or_(
-            # Its request is over and no answer came: nothing can record one any more
-            # (the task is finished or gone, and nobody holds it), so hunt now rather
-            # than after the create's timeout, while the stray job runs up the bill.
+            # Its request is over and no answer came. Its task is finished or gone and
+            # nobody holds it (the orphan condition), so no task can take the job any
+            # more; a stale holder's late answer only names the job for us to stop. So
+            # hunt now rather than after the create's timeout, while the job runs up
+            # the bill.
             SubmitAttempt.state.in_((m.UNKNOWN, m.LOST)),
             # Maybe still on the wire: a live holder may yet record the answer.
             and_(SubmitAttempt.state == m.SENDING, SubmitAttempt.answer_by < now),

@@ -149,19 +149,19 @@ def live_mark(user: User, video_id: str) -> str | None:
         return None
     if row.status in st.TERMINAL:
         return None
-    return _mark(row.version, row.updated_at, row.last_event, row.model)
+    return _mark(row.version, row.updated_at, row.last_event, typical_seconds(row.model))
 
 
-def live_mark_of(task: VideoTask) -> str | None:
-    """``live_mark`` of a task loaded with its events (the fragment just rendered)."""
+def live_mark_of(task: VideoTask, typical: float | None) -> str | None:
+    """``live_mark`` of a task loaded with its events, for the fragment just rendered
+    with this ``typical`` time (the remembered one may be renewed meanwhile)."""
     if task.is_terminal:
         return None
     last_event = max((e.id for e in task.events), default=None)
-    return _mark(task.version, task.updated_at, last_event, task.model)
+    return _mark(task.version, task.updated_at, last_event, typical)
 
 
-def _mark(version, updated_at, last_event, model) -> str:
-    typical = typical_seconds(model)
+def _mark(version, updated_at, last_event, typical) -> str:
     return f"{version}.{updated_at}.{last_event or 0}.{round(typical or 0)}"
 
 

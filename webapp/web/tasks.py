@@ -288,8 +288,9 @@ def live(video_id):
         if mark is not None and request.if_none_match.contains_weak(_live_etag(mark)):
             return _revalidated(make_response("", 304), mark)
     task = _task_or_404(video_id, load="live")
-    resp = make_response(render_template("partials/_task_live.html", **_live(task)))
-    mark = tasks.live_mark_of(task)
+    shown = _live(task)
+    resp = make_response(render_template("partials/_task_live.html", **shown))
+    mark = tasks.live_mark_of(task, shown["typical"])
     if mark is not None:
         return _revalidated(resp, mark)
     if task.is_terminal and not task.pending_action:
