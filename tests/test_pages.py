@@ -78,6 +78,10 @@ def test_an_unchanged_running_task_is_answered_304_without_loading_or_rendering_
     assert moved.headers["ETag"] != etag
     etag = moved.headers["ETag"]
     assert client.get(url, headers={**hx, "If-None-Match": etag}).status_code == 304
+    markup = app.extensions["reelay_live_markup"]
+    app.extensions["reelay_live_markup"] = "a release with other markup"
+    assert client.get(url, headers={**hx, "If-None-Match": etag}).status_code == 200
+    app.extensions["reelay_live_markup"] = markup
 
     with app.app_context():  # a timeline event, the task row untouched
         task_id = db.session.scalar(select(VideoTask.id).where(VideoTask.video_id == running))

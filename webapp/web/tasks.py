@@ -301,9 +301,27 @@ def live(video_id):
 
 def _live_etag(mark: str) -> str:
     """The fragment also depends on who asks: the user, and the CSRF token in its forms
-    (one per session), so another session's copy never validates."""
+    (one per session), so another session's copy never validates; and on its markup, so
+    a copy kept from before a deploy that changed it does not either."""
     token = session.get(current_app.config["WTF_CSRF_FIELD_NAME"], "")
-    return hashlib.sha256(f"{current_user.id}.{token}.{mark}".encode()).hexdigest()[:24]
+    said = f"{_live_markup()}.{current_user.id}.{token}.{mark}"
+    return hashlib.sha256(said.encode()).hexdigest()[:24]
+
+
+LIVE_TEMPLATES = ("partials/_task_live.html", "macros/tasks.html")
+
+
+def _live_markup() -> str:
+    """A digest of the fragment's templates, read once per process (the same in every
+    worker and host that serves the same release)."""
+    digest = current_app.extensions.get("reelay_live_markup")
+    if digest is None:
+        env = current_app.jinja_env
+        sources = "".join(env.loader.get_source(env, name)[0] for name in LIVE_TEMPLATES)
+        digest = current_app.extensions["reelay_live_markup"] = hashlib.sha256(
+            sources.encode()
+        ).hexdigest()[:12]
+    return digest
 
 
 def _revalidated(resp, mark: str):
