@@ -103,12 +103,12 @@ def make_app(tmp_path, backend):
     apps = []
 
     def factory(**overrides):
-        from webapp.services import health, history, tasks, throttle
+        from webapp.services import health, history, progress, throttle
 
         health.forget()  # provider ids repeat from test to test
         history.forget_filters()
         throttle.reset()
-        tasks.forget_typical()
+        progress.forget_typical()
         app = create_app({**base_config(tmp_path, backend), **overrides})
         if backend == "postgresql":
             if not apps:  # a second app in the same test is a "restart": keep the data

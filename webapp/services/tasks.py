@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -37,7 +37,6 @@ from ..models import ApiToken, Provider, SubmitAttempt, TaskEvent, User, VideoTa
 from ..models.base import utcnow
 from ..providers import base as pb
 from . import archive, attempts, budgets, catalog, health, leases, lifecycle, orphans
-from .remembered import Remembered
 
 VIDEO_ID = re.compile(r"video_[0-9a-f]{32}")  # always .fullmatch: "$" lets a newline through
 
@@ -107,7 +106,7 @@ def get_for_user(user: User, video_id: str, load: str = "task") -> VideoTask | N
     """The owner's task (admins see all). Anything else is "not found", never "forbidden".
     ``load`` says what comes in the same query: "task" (with its provider), "page" (with
     its provider and events: the task page) or "live" (with its events: the fragment)."""
-    if not _possible_id(video_id):
+    if not possible_id(video_id):
         return None
     stmt = _LOADS[load]
     task = db.session.execute(stmt, {"video_id": video_id}).unique().scalar_one_or_none()
@@ -116,53 +115,9 @@ def get_for_user(user: User, video_id: str, load: str = "task") -> VideoTask | N
     return task
 
 
-def _possible_id(video_id) -> bool:
+def possible_id(video_id) -> bool:
     """False for a form field or path no task can have (NUL, surrogates, too long)."""
     return isinstance(video_id, str) and 0 < len(video_id) <= 64 and not unstorable(video_id)
-
-
-# A running task's progress fragment shows its row, its events and its model's typical
-# time. Every write to a task sets updated_at (the column's onupdate, for ORM and Core
-# updates alike; leases write it themselves) and events are only ever added, so these
-# few columns say whether the fragment changed, without loading the task.
-_LIVE_MARK = select(
-    VideoTask.user_id,
-    VideoTask.status,
-    VideoTask.model,
-    VideoTask.version,
-    VideoTask.updated_at,
-    select(func.max(TaskEvent.id))
-    .where(TaskEvent.task_id == VideoTask.id)
-    .scalar_subquery()
-    .label("last_event"),
-).where(VideoTask.video_id == bindparam("video_id"))
-
-
-def live_mark(user: User, video_id: str) -> str | None:
-    """What a running task's progress fragment shows, as a short fingerprint, from one
-    small query: None when the task is not the user's to see, or has finished (a
-    finished task's fragment is rendered in full: it is the last one polled)."""
-    if not _possible_id(video_id):
-        return None
-    row = db.session.execute(_LIVE_MARK, {"video_id": video_id}).first()
-    if row is None or (row.user_id != user.id and not user.is_admin):
-        return None
-    if row.status in st.TERMINAL:
-        return None
-    return _mark(row.version, row.updated_at, row.last_event, typical_seconds(row.model))
-
-
-def live_mark_of(task: VideoTask, typical: float | None) -> str | None:
-    """``live_mark`` of a task loaded with its events, for the fragment just rendered
-    with this ``typical`` time (the remembered one may be renewed meanwhile)."""
-    if task.is_terminal:
-        return None
-    last_event = max((e.id for e in task.events), default=None)
-    return _mark(task.version, task.updated_at, last_event, typical)
-
-
-def _mark(version, updated_at, last_event, typical) -> str:
-    return f"{version}.{updated_at}.{last_event or 0}.{round(typical or 0)}"
 
 
 def get_by_video_id(video_id: str) -> VideoTask | None:
@@ -751,35 +706,6 @@ def inputs(task: VideoTask) -> dict:
     if task.remix_of_id:
         out["remix_of"] = (task.options or {}).get("remix_from")
     return out
-
-
-_typical = Remembered()
-
-
-def typical_seconds(model: str, limit: int = 20) -> float | None:
-    """The median generation time of the model's last completed tasks (everyone's),
-    remembered for a minute: the progress fragment asks every 2 s."""
-
-    def median() -> float | None:
-        rows = db.session.execute(
-            select(VideoTask.created_at, VideoTask.completed_at)
-            .where(
-                VideoTask.model == model,
-                VideoTask.status == st.COMPLETED,
-                VideoTask.completed_at.is_not(None),
-            )
-            .order_by(VideoTask.completed_at.desc())
-            .limit(limit)
-        ).all()
-        took = sorted((done - made).total_seconds() for made, done in rows)
-        return took[len(took) // 2] if took else None
-
-    return _typical.get(model, 60, median)
-
-
-def forget_typical() -> None:
-    """Drop the remembered generation times (tests)."""
-    _typical.forget()
 
 
 def refreshed_at(task: VideoTask) -> str | None:

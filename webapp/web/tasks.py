@@ -30,7 +30,7 @@ from ..domain.validation import ValidationError, parse_int
 from ..htmx_utils import is_htmx, render
 from ..models.base import utcnow
 from ..read_only import read_only
-from ..services import budgets, catalog, content, history, stats, tasks
+from ..services import budgets, catalog, content, history, progress, stats, tasks
 from ..services.tasks import NewTask, TaskError
 from .downloads import csv_download
 from .forms import EmptyForm, NewTaskForm
@@ -190,7 +190,7 @@ def create():
 def _live(task) -> dict:
     return {
         "task": task,
-        "typical": tasks.typical_seconds(task.model) if not task.is_terminal else None,
+        "typical": progress.typical_seconds(task.model) if not task.is_terminal else None,
         "elapsed": ((task.completed_at or utcnow()) - task.created_at).total_seconds(),
         # A running task's elapsed time ticks in the browser (static/js/app.js), from
         # its start: the polled fragment is often the browser's kept copy.
@@ -284,13 +284,13 @@ def live(video_id):
     on a 304: an unchanged task is answered from one small query, neither loaded nor
     rendered. The finished fragment is sent with 286, which stops htmx 2 polling."""
     if request.if_none_match:
-        mark = tasks.live_mark(current_user, video_id)
+        mark = progress.live_mark(current_user, video_id)
         if mark is not None and request.if_none_match.contains_weak(_live_etag(mark)):
             return _revalidated(make_response("", 304), mark)
     task = _task_or_404(video_id, load="live")
     shown = _live(task)
     resp = make_response(render_template("partials/_task_live.html", **shown))
-    mark = tasks.live_mark_of(task, shown["typical"])
+    mark = progress.live_mark_of(task, shown["typical"])
     if mark is not None:
         return _revalidated(resp, mark)
     if task.is_terminal and not task.pending_action:
