@@ -300,6 +300,45 @@ def test_two_unconfirmed_creates_of_one_prompt_adopt_neither_and_stop_both(sim_a
     assert len(jobs_for(sim, a_vid)) == len(jobs_for(sim, b_vid)) == 1
 
 
+def test_a_stray_jobs_stop_is_retried_through_a_failing_spell_until_it_lands(sim_app, sim):
+    """Nine failed stops in a row (torture seed 210022: a stray's stop backed off to 16 s
+    apart, past the checker's window, and would have been given up after eight): the
+    sweep keeps trying, never more than four retry steps apart, and stops the job once
+    the provider answers. A stray whose create is older than STOP_FOR is let go."""
+    from webapp.services import orphans
+
+    base = sim_app.config["RETRY_BASE_SECONDS"]
+    ada = user(sim_app)
+    vid = create(sim_app, ada, prompt="a stray in a failing spell")
+    sim.add_faults([{"op": "delete", "kind": "drop", "count": 9}])
+    with sim_app.app_context():
+        tasks.delete(db.session.get(User, ada), vid)  # its job goes to the ledger
+    gaps = []
+    for _ in range(12):
+        with sim_app.app_context():
+            row = db.session.scalar(select(SubmitAttempt).where(SubmitAttempt.task_id.is_(None)))
+            if row.cleanup:
+                break
+            gaps.append((row.cleanup_after - utcnow()).total_seconds())
+            db.session.execute(update(SubmitAttempt).values(cleanup_after=None))
+            db.session.commit()
+        sweep(sim_app)
+    [job] = jobs_for(sim, vid)
+    assert row.cleanup == "deleted" and row.cleanup_tries == 9 and job["stop_requested"]
+    assert max(gaps) <= 4 * base * 1.2, gaps
+
+    other = create(sim_app, ada, prompt="a stray from long ago")
+    sim.add_faults([{"op": "delete", "kind": "drop", "count": 1}])
+    with sim_app.app_context():
+        db.session.execute(update(SubmitAttempt).values(started_at=utcnow() - orphans.STOP_FOR))
+        db.session.commit()
+        tasks.delete(db.session.get(User, ada), other)
+        row = db.session.scalar(
+            select(SubmitAttempt).where(SubmitAttempt.task_id.is_(None), SubmitAttempt.id != row.id)
+        )
+        assert row.cleanup == "failed" and "could not be reached" in row.cleanup_note
+
+
 # ---- content is verified before it counts ---------------------------------------------
 
 

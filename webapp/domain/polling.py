@@ -22,9 +22,12 @@ def next_poll_delay(progress: int | None, hint: float | None = None) -> float:
     return 15.0
 
 
-def backoff_delay(streak: int, retry_after: float | None = None, base: float = 5.0) -> float:
-    """Exponential backoff with jitter; a Retry-After from the upstream is obeyed."""
+def backoff_delay(
+    streak: int, retry_after: float | None = None, base: float = 5.0, cap: float = MAX_BACKOFF
+) -> float:
+    """Exponential backoff with jitter, at most ``cap``; a Retry-After from the upstream
+    is obeyed."""
     if retry_after is not None and retry_after > 0:
         return min(retry_after, 3600.0)
-    delay = min(base * (2 ** max(streak - 1, 0)), MAX_BACKOFF)
+    delay = min(base * (2 ** max(streak - 1, 0)), cap)
     return delay * random.uniform(0.8, 1.2)

@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_, select, update
 from ..domain import machine as m
 from ..domain import reconcile
 from ..domain.machine import Kind
+from ..domain.polling import backoff_delay
 from ..domain.reconcile import CLOCK_SKEW, JobKey
 from ..extensions import db
 from ..models import Provider, SubmitAttempt
@@ -28,7 +29,10 @@ from . import attempts, catalog, leases, throttle
 
 log = logging.getLogger(__name__)
 
-MAX_TRIES = 8
+# A stray job is worth stopping while it may still run (and bill): its stop is retried
+# for this long after its create, at most 4 retry steps apart (20 s by default), so a
+# provider's failing spell does not push the next try minutes away, nor end the tries.
+STOP_FOR = attempts.HUNT_WINDOW
 SWEEP_LIMIT = 20
 
 
@@ -127,8 +131,8 @@ def _stop(row: SubmitAttempt) -> None:
     if outcome.kind is Kind.STOPPED:
         state = "deleted" if outcome.note and "Deleted" in outcome.note else "stopped"
         return _settle(row.id, state, outcome.note)
-    if outcome.kind is Kind.STOP_ERROR and row.cleanup_tries + 1 < MAX_TRIES:
-        return _retry(row, outcome.message)
+    if outcome.kind is Kind.STOP_ERROR and utcnow() - row.started_at < STOP_FOR:
+        return _retry(row, outcome)
     _settle(row.id, "failed", outcome.note or outcome.message)
 
 
@@ -142,15 +146,16 @@ def _settle(attempt_id: int, state: str, note: str | None) -> None:
     log.info("orphan job of attempt %s: %s", attempt_id, state)
 
 
-def _retry(row: SubmitAttempt, message: str | None) -> None:
-    delay = min(current_app.config["RETRY_BASE_SECONDS"] * 2**row.cleanup_tries, 900)
+def _retry(row: SubmitAttempt, outcome) -> None:
+    base = current_app.config["RETRY_BASE_SECONDS"]
+    delay = backoff_delay(row.cleanup_tries + 1, outcome.retry_after, base=base, cap=4 * base)
     db.session.execute(
         update(SubmitAttempt)
         .where(SubmitAttempt.id == row.id)
         .values(
             cleanup_tries=row.cleanup_tries + 1,
             cleanup_after=utcnow() + timedelta(seconds=delay),
-            cleanup_note=(message or "")[:300] or None,
+            cleanup_note=(outcome.message or "")[:300] or None,
         )
     )
     db.session.commit()
