@@ -10,6 +10,7 @@ tests/torture_support.py); prints the counts that must all be 0.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import time
@@ -35,6 +36,9 @@ def main() -> int:
         "--stop-on-fail", action="store_true", help="stop at the first failing schedule"
     )
     args = ap.parse_args()
+    # Stopped (kill, timeout): unwind like Ctrl-C, so the running schedule's gunicorn and
+    # pollers are torn down instead of polling on against its database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     seeds = [args.seed] if args.seed is not None else range(args.start, args.start + args.schedules)
     totals = dict.fromkeys(("schedules", "tasks", "upstream_jobs", *COUNTS), 0)
     failed = []
