@@ -58,6 +58,11 @@ def test_an_unchanged_running_task_is_answered_304_without_loading_or_rendering_
     etag = first.headers["ETag"]
     assert first.status_code == 200 and 'value="42"' in first.text
     assert first.headers["Cache-Control"] == "private, no-cache"
+    for junk in ('"', "W/", 'nonsense, W/"x", ""', "\u00e9" * 300):  # never a 500 or a 304
+        assert client.get(url, headers={**hx, "If-None-Match": junk}).status_code == 200
+    for bad_id in ("video_%00", "x" * 65, "%ED%A0%80"):  # ids no task can have
+        asked = client.get(f"/tasks/{bad_id}/live", headers={**hx, "If-None-Match": "*"})
+        assert asked.status_code in (400, 404), bad_id  # refused or not found, never 304
 
     def no_render(*a, **k):
         raise AssertionError("an unchanged fragment was rendered")
