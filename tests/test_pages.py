@@ -548,3 +548,20 @@ def test_deep_pages_list_the_same_tasks_as_shallow_ones(app, auth, client, monke
                 shallow = listed(10**9, args, api)
                 assert any(shallow[2:]), args  # deep pages hold tasks
                 assert listed(0, args, api) == shallow, (args, api)
+
+
+def test_durations_read_as_the_ticking_clock_rounds_them():
+    """static/js/app.js counts elapsed time with Math.round (halves up); the server's
+    render must agree, or the figure jumps by a second at the first tick."""
+    from webapp.web.filters import format_duration
+
+    assert [format_duration(s) for s in (0.4, 0.5, 2.5, 59.5, 119.5, 3599.5, 3600)] == [
+        "0s",
+        "1s",
+        "3s",
+        "1m 00s",
+        "2m 00s",
+        "1h 00m",
+        "1h 00m",
+    ]
+    assert format_duration(None) == "—"

@@ -33,6 +33,35 @@ def test_failures_open_the_circuit_for_every_process(app):
         assert "circuit is open after 5 failures" in health.open_reason(pid)
 
 
+def test_another_process_opening_a_circuit_is_seen_within_the_view_time(app, monkeypatch):
+    """Ranking a route reads each breaker at most every VIEW_SECONDS per process, all the
+    stale ones in one query; a provider without a health row counts as closed."""
+    pid, quiet = factories.provider(app), factories.provider(app, name="Quiet")
+    with app.app_context():
+        assert health.available_many([pid, quiet]) == {pid: True, quiet: True}
+        db.session.add(
+            ProviderHealth(
+                provider_id=pid,
+                state=h.OPEN,
+                failures=h.THRESHOLD,
+                cooldown=30.0,
+                opened_until=utcnow() + timedelta(seconds=30),
+            )
+        )
+        db.session.commit()  # another process opened it
+        assert health.available_many([pid, quiet])[pid]  # this process's view is fresh
+        clock = [0.0]
+        monkeypatch.setattr("webapp.services.remembered.time.monotonic", lambda: 1e6 + clock[0])
+        health.forget()
+        health.available_many([quiet])
+        clock[0] = health.VIEW_SECONDS - 0.1
+        assert health.available_many([pid, quiet]) == {pid: False, quiet: True}
+        assert health.breaker(pid).state == h.OPEN
+        clock[0] = 2 * health.VIEW_SECONDS
+        health.reset(pid)  # this process's own change is seen at once
+        assert health.available_many([pid]) == {pid: True}
+
+
 def test_after_the_cooldown_one_probe_goes_and_its_success_closes(app):
     pid = factories.provider(app)
     open_circuit(app, pid)

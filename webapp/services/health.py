@@ -29,6 +29,7 @@ from ..models import ProviderCallStat, ProviderHealth
 from ..models.base import utcnow
 from ..providers import base as pb
 from . import leases, locks
+from .remembered import Remembered
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ _lock = threading.Lock()
 _slots: dict[tuple[int, str, datetime], list] = {}  # -> [calls, failures, histogram]
 _flushed = 0.0
 _pruned = 0.0
-_views: dict[int, tuple[h.Breaker, float]] = {}
+_views = Remembered()  # provider id -> this process's recent idea of its breaker
 _BREAKER = (
     ProviderHealth.state,
     ProviderHealth.failures,
@@ -107,16 +108,15 @@ def _breaker_of(row: ProviderHealth | None) -> h.Breaker:
 
 def breaker(provider_id: int) -> h.Breaker:
     """This process's recent view of a breaker (read again after VIEW_SECONDS)."""
-    cached = _views.get(provider_id)
-    if cached and time.monotonic() - cached[1] < VIEW_SECONDS:
-        return cached[0]
-    with db.engine.connect() as conn:
-        row = conn.execute(
-            select(*_BREAKER).where(ProviderHealth.provider_id == provider_id)
-        ).first()
-    view = h.Breaker(*row) if row else h.Breaker()
-    _views[provider_id] = (view, time.monotonic())
-    return view
+
+    def load() -> h.Breaker:
+        with db.engine.connect() as conn:
+            row = conn.execute(
+                select(*_BREAKER).where(ProviderHealth.provider_id == provider_id)
+            ).first()
+        return h.Breaker(*row) if row else h.Breaker()
+
+    return _views.get(provider_id, VIEW_SECONDS, load)
 
 
 def _change(provider_id: int, step, error: str | None = None) -> h.Breaker:
@@ -148,7 +148,7 @@ def _change(provider_id: int, step, error: str | None = None) -> h.Breaker:
                 .where(ProviderHealth.provider_id == provider_id)
                 .values(**values)
             )
-    _views[provider_id] = (after, time.monotonic())
+    _views.put(provider_id, after)
     return after
 
 
@@ -164,24 +164,18 @@ def _ensure(conn, provider_id: int) -> None:
 def available_many(provider_ids: list[int]) -> dict[int, bool]:
     """For ranking a route: closed, or open long enough to be probed. One query on the
     caller's session (a create already holds a connection: never ask for a second)."""
-    now, fresh = utcnow(), {}
-    stale = [
-        pid
-        for pid in provider_ids
-        if not (pid in _views and time.monotonic() - _views[pid][1] < VIEW_SECONDS)
-    ]
-    if stale:
+
+    def load(stale: list[int]) -> dict[int, h.Breaker]:
         rows = db.session.execute(
             select(ProviderHealth.provider_id, *_BREAKER).where(
                 ProviderHealth.provider_id.in_(stale)
             )
         ).all()
-        found = {row[0]: h.Breaker(*row[1:]) for row in rows}
-        for pid in stale:
-            _views[pid] = (found.get(pid, h.Breaker()), time.monotonic())
-    for pid in provider_ids:
-        fresh[pid] = h.admits(_views[pid][0], now) != "no"
-    return fresh
+        return {row[0]: h.Breaker(*row[1:]) for row in rows}
+
+    now = utcnow()
+    views = _views.get_many(provider_ids, VIEW_SECONDS, load, missing=h.Breaker)
+    return {pid: h.admits(views[pid], now) != "no" for pid in provider_ids}
 
 
 def admit(provider_id: int) -> tuple[bool, bool]:
@@ -275,7 +269,7 @@ def forget() -> None:
     global _flushed
     with _lock:
         _slots.clear()
-    _views.clear()
+    _views.forget()
     _flushed = 0.0
 
 

@@ -76,7 +76,7 @@ def typical_seconds(model: str, limit: int = 20) -> float | None:
         took = sorted((done - made).total_seconds() for made, done in rows)
         return took[len(took) // 2] if took else None
 
-    return _typical.get(model, 60, median)
+    return _typical.get((db.engine, model), 60, median)  # per database, as the filters
 
 
 def forget_typical() -> None:

@@ -1,5 +1,6 @@
 """Template filters and globals shared by every page."""
 
+import math
 import uuid
 from datetime import datetime
 from urllib.parse import quote, urlencode
@@ -74,7 +75,7 @@ def format_datetime(value: datetime | None) -> str:
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
-    seconds = int(round(seconds))
+    seconds = math.floor(seconds + 0.5)  # halves up, as the ticking clock's Math.round
     if seconds < 60:
         return f"{seconds}s"
     minutes, sec = divmod(seconds, 60)
