@@ -5,6 +5,7 @@ admins see them."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import openai
 import pytest
@@ -15,8 +16,8 @@ from tests.conftest import csrf_token_from
 from webapp.domain import budgets as b
 from webapp.domain import statuses as st
 from webapp.extensions import db
-from webapp.models import ApiToken, User, VideoTask
-from webapp.services import accounts, budgets, tasks
+from webapp.models import ApiToken, DeletedTask, User, VideoTask
+from webapp.services import accounts, budgets, stats, tasks
 
 PRICE = 0.1  # factories.provider: $0.10/s, sora_video2 8 s -> $0.80 a task
 
@@ -316,3 +317,68 @@ def test_concurrent_creates_cannot_overshoot_on_postgresql(app, backend):
     assert sorted(outcomes) == ["made"] * 3 + ["refused"] * 13
     with app.app_context():
         assert budgets.usage_of(uid).spend == pytest.approx(2.4)
+
+
+def test_deleting_a_finished_task_gives_back_none_of_what_it_spent(app, client, auth):
+    """The money is spent upstream whatever happens to the file: after a delete the
+    budgets, the day's count, the user's stats and the admin's spend per user still
+    count the task (and a stats rebuild agrees); only its content is gone."""
+    factories.provider(app)
+    auth.register("admin@example.com")
+    with app.app_context():
+        u = db.session.scalar(select(User))
+        budgets.set_user_caps(u, {"monthly_spend": 1.0, "daily_tasks": 2})
+        vid = tasks.create(
+            u, tasks.NewTask(prompt="a glass boat", model="sora_video2"), submit=False
+        )[0].video_id
+        t = db.session.scalar(select(VideoTask).where(VideoTask.video_id == vid))
+        t.status, t.cost, t.completed_at = st.COMPLETED, 0.4, t.created_at + timedelta(seconds=30)
+        db.session.commit()
+        before = budgets.usage_of(u.id)
+    assert (before.spend, before.seconds, before.today) == (pytest.approx(0.4), 8, 1)
+    stats_before = client.get("/stats").get_data(as_text=True)
+    admin_before = client.get("/admin/stats").get_data(as_text=True)
+
+    page = client.get(f"/tasks/{vid}").get_data(as_text=True)
+    resp = client.post(f"/tasks/{vid}/delete", data={"csrf_token": csrf_token_from(page)})
+    assert resp.status_code == 303
+    assert client.get(f"/tasks/{vid}").status_code == 404
+    assert "a glass boat" not in client.get("/tasks").get_data(as_text=True)
+
+    with app.app_context():
+        u = db.session.scalar(select(User))
+        after = budgets.usage_of(u.id)
+        assert (after.spend, after.seconds, after.today) == (pytest.approx(0.4), 8, 1)
+        assert budgets.usage_by_user([u.id])[u.id] == after
+        gone = db.session.scalar(select(DeletedTask))
+        assert (gone.video_id, gone.status, float(gone.cost)) == (vid, st.COMPLETED, 0.4)
+        assert not hasattr(gone, "prompt")  # nothing of its content is kept
+    for path, before_html in (("/stats", stats_before), ("/admin/stats", admin_before)):
+        html = client.get(path).get_data(as_text=True)
+        assert "$0.40" in html and html.count("$0.40") == before_html.count("$0.40"), path
+    with app.app_context():
+        stats.rebuild()
+    assert client.get("/admin/stats").get_data(as_text=True).count("$0.40") == admin_before.count(
+        "$0.40"
+    )
+
+    # The cap still sees the spend: $0.40 + $0.80 would pass $1.00.
+    with app.app_context(), pytest.raises(tasks.BudgetExceeded) as err:
+        tasks.create(
+            db.session.scalar(select(User)),
+            tasks.NewTask(prompt="again", model="sora_video2"),
+            submit=False,
+        )
+    assert err.value.cap == b.SPEND
+
+
+def test_a_task_deleted_while_running_counts_as_cancelled(app):
+    uid, _ = setup(app, caps={"concurrent": 1})
+    vid = create(app, uid)
+    with app.app_context():
+        u = db.session.get(User, uid)
+        tasks.delete(u, vid)
+        gone = db.session.scalar(select(DeletedTask))
+        assert gone.status == st.CANCELLED and gone.completed_at is not None
+        assert budgets.usage_of(uid).running == 0 and budgets.usage_of(uid).today == 1
+    create(app, uid)  # nothing runs any more

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, update
 from webapp.domain import statuses as st
 from webapp.domain import timings
 from webapp.extensions import db
-from webapp.models import ApiToken, StatsRollup, User, VideoTask, rollups
+from webapp.models import ApiToken, DeletedTask, StatsRollup, User, VideoTask, rollups
 from webapp.services import stats, tasks
 
 from . import factories
@@ -52,7 +52,9 @@ task_specs = hs.fixed_dictionaries(
 changes = hs.lists(
     hs.tuples(
         hs.integers(0, 10_000),
-        hs.sampled_from(["start", "finish", "fail", "delete", "recost", "core-finish"]),
+        hs.sampled_from(
+            ["start", "finish", "fail", "delete", "user-delete", "recost", "core-finish"]
+        ),
         durations,
         hs.decimals(0, 9, places=4, allow_nan=False, allow_infinity=False),
     ),
@@ -115,14 +117,17 @@ def _insert(world, specs) -> None:
 
 def _change(changes) -> None:
     """Later writes, the ways the app makes them: ORM changes, a compare-and-set UPDATE
-    (as the poller writes), deletes."""
+    (as the poller writes), a row deleted outright (a user's cascade) and a task its
+    owner deletes (what it leaves behind stays counted)."""
     ids = list(db.session.scalars(select(VideoTask.id).order_by(VideoTask.id)))
     for pick, kind, duration, cost in changes:
         if not ids:
             return
         task_id = ids[pick % len(ids)]
         t = db.session.get(VideoTask, task_id)
-        if kind == "delete":
+        if kind in ("delete", "user-delete"):
+            if kind == "user-delete":
+                db.session.add(tasks.left_behind(t))
             db.session.delete(t)
             ids.remove(task_id)
         elif kind == "core-finish":
@@ -264,12 +269,13 @@ def _rollup_rows():
 def test_rollups_answer_what_the_tasks_say(app, world, specs, later, span, pick):
     with app.app_context():
         db.session.execute(delete(VideoTask))
+        db.session.execute(delete(DeletedTask))
         db.session.execute(delete(StatsRollup))
         db.session.commit()
         _insert(world, specs)
         _change(later)
 
-        rows = list(db.session.scalars(select(VideoTask)))
+        rows = [*db.session.scalars(select(VideoTask)), *db.session.scalars(select(DeletedTask))]
         names = {p.id: p.name for p in db.session.scalars(select(factories.Provider))}
         emails = {u.id: u.email for u in db.session.scalars(select(User))}
         token_names = {t.id: f"{t.name} ({t.hint}…)" for t in db.session.scalars(select(ApiToken))}

@@ -4,11 +4,12 @@ from .attempts import SubmitAttempt
 from .health import ProviderBucket, ProviderCallStat, ProviderHealth
 from .providers import Provider
 from .rollups import StatsRollup
-from .tasks import TaskEvent, VideoTask
+from .tasks import DeletedTask, TaskEvent, VideoTask
 from .users import ApiToken, LoginThrottle, OneTimeLink, SiteSetting, User, UserSession
 
 __all__ = [
     "ApiToken",
+    "DeletedTask",
     "LoginThrottle",
     "OneTimeLink",
     "Provider",

@@ -1,5 +1,6 @@
 """Stats rollups: per day and per month, sums of the tasks created then, kept exact by
-database triggers on ``video_tasks``.
+database triggers on ``video_tasks`` and ``deleted_tasks`` (what a deleted task leaves:
+its spend stays counted).
 
 Triggers rather than Python hooks because tasks change through several write paths (the
 ORM, compare-and-set ``UPDATE``s, cascades, bulk SQL): a trigger runs inside whichever
@@ -146,14 +147,26 @@ def _upsert(dialect: str, grain: str, row: str, sign: int, only_if: str | None =
     return f"INSERT INTO stats_rollups ({_COLUMNS}) SELECT {values} WHERE {where}{_UPSERT_TAIL}"
 
 
-def rebuild_sql(dialect: str, grain: str) -> str:
+# The rows the rollups count: the tasks, and what deleted tasks left behind (their
+# spend stays spent). The rebuild reads both under the tasks' own name.
+COUNTED_TABLES = ("video_tasks", "deleted_tasks")
+_COUNTED = (
+    "("
+    + " UNION ALL ".join(f"SELECT {', '.join(TRACKED)} FROM {t}" for t in COUNTED_TABLES)
+    + ") AS video_tasks"
+)
+
+
+def rebuild_sql(dialect: str, grain: str, source: str = "video_tasks") -> str:
     """Recompute one grain for the tasks created in [:start, :end) (whole months, so the
-    monthly grains come out whole)."""
+    monthly grains come out whole). ``source="counted"``: tasks and deleted tasks (the
+    2026-12-03 migration ran before deleted tasks were kept, on the tasks alone)."""
     e = _exprs(dialect, "video_tasks")
     key, where = _key(dialect, grain, "video_tasks")
+    rows = _COUNTED if source == "counted" else "video_tasks"
     return (
         f"INSERT INTO stats_rollups ({_COLUMNS}) SELECT {', '.join(key)}, count(*), "
-        f"sum({e['seconds']}), sum({e['cost']}) FROM video_tasks "
+        f"sum({e['seconds']}), sum({e['cost']}) FROM {rows} "
         f"WHERE {where} AND video_tasks.created_at >= :start AND video_tasks.created_at < :end "
         f"GROUP BY {', '.join(str(i) for i in range(1, len(key) + 1))}"
     )
@@ -186,9 +199,9 @@ def _body(dialect: str, row: str, sign: int, update: bool = False) -> str:
     return ";\n".join(statements) + ";"
 
 
-def install_statements(dialect: str) -> list[str]:
-    """The functions and triggers that keep the rollups (for the migration and for
-    create_all)."""
+def install_statements(dialect: str, table: str = "video_tasks") -> list[str]:
+    """The functions and triggers that keep the rollups in step with one counted table
+    (for the migrations and for create_all)."""
     if dialect == "postgresql":
         return [
             "CREATE OR REPLACE FUNCTION reelay_time_bucket(secs float8) RETURNS integer "
@@ -200,43 +213,48 @@ def install_statements(dialect: str) -> list[str]:
             f"ELSIF TG_OP = 'INSERT' THEN\n{_body(dialect, 'NEW', 1)}\n"
             f"ELSE\n{_body(dialect, 'OLD', -1, True)}\n{_body(dialect, 'NEW', 1, True)}\n"
             "END IF;\nRETURN NULL;\nEND $$",
-            "DROP TRIGGER IF EXISTS video_tasks_rollup_change ON video_tasks",
-            "CREATE TRIGGER video_tasks_rollup_change AFTER INSERT OR DELETE ON video_tasks "
+            f"DROP TRIGGER IF EXISTS {table}_rollup_change ON {table}",
+            f"CREATE TRIGGER {table}_rollup_change AFTER INSERT OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION reelay_rollup()",
-            "DROP TRIGGER IF EXISTS video_tasks_rollup_update ON video_tasks",
-            "CREATE TRIGGER video_tasks_rollup_update AFTER UPDATE ON video_tasks FOR EACH ROW "
+            f"DROP TRIGGER IF EXISTS {table}_rollup_update ON {table}",
+            f"CREATE TRIGGER {table}_rollup_update AFTER UPDATE ON {table} FOR EACH ROW "
             f"WHEN ({_changed(dialect)}) EXECUTE FUNCTION reelay_rollup()",
         ]
     # SQLite: reelay_time_bucket is a Python function every connection registers.
     return [
-        "DROP TRIGGER IF EXISTS video_tasks_rollup_insert",
-        "CREATE TRIGGER video_tasks_rollup_insert AFTER INSERT ON video_tasks BEGIN\n"
+        f"DROP TRIGGER IF EXISTS {table}_rollup_insert",
+        f"CREATE TRIGGER {table}_rollup_insert AFTER INSERT ON {table} BEGIN\n"
         f"{_body(dialect, 'NEW', 1)}\nEND",
-        "DROP TRIGGER IF EXISTS video_tasks_rollup_delete",
-        "CREATE TRIGGER video_tasks_rollup_delete AFTER DELETE ON video_tasks BEGIN\n"
+        f"DROP TRIGGER IF EXISTS {table}_rollup_delete",
+        f"CREATE TRIGGER {table}_rollup_delete AFTER DELETE ON {table} BEGIN\n"
         f"{_body(dialect, 'OLD', -1)}\nEND",
-        "DROP TRIGGER IF EXISTS video_tasks_rollup_update",
-        "CREATE TRIGGER video_tasks_rollup_update AFTER UPDATE ON video_tasks "
+        f"DROP TRIGGER IF EXISTS {table}_rollup_update",
+        f"CREATE TRIGGER {table}_rollup_update AFTER UPDATE ON {table} "
         f"WHEN {_changed(dialect)} BEGIN\n{_body(dialect, 'OLD', -1, True)}\n"
         f"{_body(dialect, 'NEW', 1, True)}\nEND",
     ]
 
 
-def uninstall_statements(dialect: str) -> list[str]:
-    if dialect == "postgresql":
+def uninstall_statements(dialect: str, table: str = "video_tasks") -> list[str]:
+    if dialect != "postgresql":
         return [
-            "DROP TRIGGER IF EXISTS video_tasks_rollup_change ON video_tasks",
-            "DROP TRIGGER IF EXISTS video_tasks_rollup_update ON video_tasks",
+            f"DROP TRIGGER IF EXISTS {table}_rollup_{op}" for op in ("insert", "delete", "update")
+        ]
+    drops = [
+        f"DROP TRIGGER IF EXISTS {table}_rollup_change ON {table}",
+        f"DROP TRIGGER IF EXISTS {table}_rollup_update ON {table}",
+    ]
+    if table == "video_tasks":  # the first table counted lets go of the shared functions
+        drops += [
             "DROP FUNCTION IF EXISTS reelay_rollup()",
             "DROP FUNCTION IF EXISTS reelay_time_bucket(float8)",
         ]
-    return [
-        f"DROP TRIGGER IF EXISTS video_tasks_rollup_{op}" for op in ("insert", "delete", "update")
-    ]
+    return drops
 
 
 @event.listens_for(db.metadata, "after_create")
 def _install(target, connection, **kw) -> None:
     """create_all (tests, first run without migrations) installs the triggers too."""
-    for statement in install_statements(connection.dialect.name):
-        connection.execute(text(statement))
+    for table in COUNTED_TABLES:
+        for statement in install_statements(connection.dialect.name, table):
+            connection.execute(text(statement))

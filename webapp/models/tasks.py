@@ -129,6 +129,32 @@ class VideoTask(db.Model, TaskFacts):
         return f"<VideoTask {self.video_id} {self.status}>"
 
 
+class DeletedTask(db.Model):
+    """What a deleted task leaves behind: its owner, model, status and spend, and nothing
+    of its content (prompt, files, upstream data). Money spent upstream stays spent, so
+    budgets and stats go on counting a task after its owner deletes it; the rollup
+    triggers count these rows as they count tasks."""
+
+    __tablename__ = "deleted_tasks"
+    __table_args__ = (Index("ix_deleted_tasks_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # its own (SQLite reuses task ids)
+    video_id: Mapped[str] = mapped_column(String(48))  # the task's: our ids are never reused
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id", ondelete="SET NULL"))
+    api_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="SET NULL"), index=True
+    )
+    model: Mapped[str] = mapped_column(String(100))
+    media_type: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12))  # terminal: a running task is cancelled
+    seconds: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[float | None] = mapped_column(Numeric(12, 4))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deleted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class TaskEvent(db.Model):
     """Audit trail: one row per status transition and notable happening."""
 

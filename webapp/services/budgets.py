@@ -20,7 +20,7 @@ from sqlalchemy import and_, case, func, select
 from ..domain import budgets as b
 from ..domain import statuses as st
 from ..extensions import db
-from ..models import ApiToken, SiteSetting, User, VideoTask
+from ..models import ApiToken, DeletedTask, SiteSetting, User, VideoTask
 from ..models.base import utcnow
 from . import locks
 
@@ -71,54 +71,72 @@ def _month_start(now: datetime) -> datetime:
 
 
 def _sums(t, now: datetime):
+    """The month's spend and seconds and the day's count, over tasks or deleted tasks
+    (``t``): a deleted task's spend stays spent, its seconds generated, its day's slot
+    taken. Only a task still running holds its reservation instead of its cost."""
     month = _month_start(now)
     today = datetime.combine(now.date(), time())
     ended = t.status.in_(tuple(st.TERMINAL))
-    spend = func.coalesce(
-        func.sum(case((ended, func.coalesce(t.cost, 0)), else_=func.coalesce(t.reserved_cost, 0))),
-        0,
-    )
+    cost = func.coalesce(t.cost, 0)
+    if t is VideoTask:
+        cost = case((ended, cost), else_=func.coalesce(t.reserved_cost, 0))
+    spend = func.coalesce(func.sum(cost), 0)
     counted = and_(t.media_type == st.VIDEO, t.status.in_((st.QUEUED, st.PROCESSING, st.COMPLETED)))
     seconds = func.coalesce(func.sum(case((counted, func.coalesce(t.seconds, 0)), else_=0)), 0)
     made_today = func.coalesce(func.sum(case((t.created_at >= today, 1), else_=0)), 0)
     return month, ended, (spend, seconds, made_today)
 
 
+def _used(who, now: datetime, by_user: bool = False) -> dict:
+    """(spend, seconds, made today) of the tasks ``who(table)`` picks, deleted tasks
+    added in: per user id, or under the key None."""
+    used: dict = {}
+    for t in (VideoTask, DeletedTask):
+        month, _ended, sums = _sums(t, now)
+        key = (t.user_id,) if by_user else ()
+        stmt = select(*key, *sums).where(who(t), t.created_at >= month).group_by(*key)
+        for *uid, spend, seconds, today in db.session.execute(stmt).all():
+            uid = uid[0] if uid else None
+            was = used.get(uid, (0.0, 0, 0))
+            used[uid] = (was[0] + float(spend), was[1] + int(seconds), was[2] + int(today))
+    return used
+
+
+def _running(who, now: datetime):
+    """Tasks running now, of any month (a task ends by its deadline, so these are few)."""
+    t = VideoTask
+    return (~t.status.in_(tuple(st.TERMINAL)), who, t.created_at >= now - timedelta(days=7))
+
+
 def usage_of(user_id: int | None = None, token_id: int | None = None, now=None) -> b.Usage:
     """This month's spend and seconds, tasks running now, tasks made today (UTC): of a
     user, or of one API token."""
     now = now or utcnow()
-    t = VideoTask
-    month, ended, sums = _sums(t, now)
-    who = t.user_id == user_id if token_id is None else t.api_token_id == token_id
-    row = db.session.execute(select(*sums).where(who, t.created_at >= month)).one()
-    # Running tasks of any month (a task ends by its deadline, so these are few).
-    running = db.session.scalar(
-        select(func.count()).where(who, ~ended, t.created_at >= now - timedelta(days=7))
-    )
-    return b.Usage(float(row[0]), int(row[1]), int(running or 0), int(row[2]))
+
+    def who(t):
+        return t.user_id == user_id if token_id is None else t.api_token_id == token_id
+
+    spend, seconds, today = _used(who, now).get(None, (0.0, 0, 0))
+    running = db.session.scalar(select(func.count()).where(*_running(who(VideoTask), now)))
+    return b.Usage(spend, seconds, int(running or 0), today)
 
 
 def usage_by_user(user_ids: list[int], now=None) -> dict[int, b.Usage]:
-    """``usage_of`` for many users in two grouped queries (the admin Users page)."""
+    """``usage_of`` for many users in three grouped queries (the admin Users page)."""
     now = now or utcnow()
     t = VideoTask
-    month, ended, sums = _sums(t, now)
-    rows = db.session.execute(
-        select(t.user_id, *sums)
-        .where(t.user_id.in_(user_ids), t.created_at >= month)
-        .group_by(t.user_id)
-    ).all()
+    used = _used(lambda t: t.user_id.in_(user_ids), now, by_user=True)
     running = dict(
         db.session.execute(
             select(t.user_id, func.count())
-            .where(t.user_id.in_(user_ids), ~ended, t.created_at >= now - timedelta(days=7))
+            .where(*_running(t.user_id.in_(user_ids), now))
             .group_by(t.user_id)
         ).all()
     )
-    out = {uid: b.Usage(running=int(running.get(uid, 0))) for uid in user_ids}
-    for uid, spend, seconds, today in rows:
-        out[uid] = b.Usage(float(spend), int(seconds), int(running.get(uid, 0)), int(today))
+    out = {}
+    for uid in user_ids:
+        spend, seconds, today = used.get(uid, (0.0, 0, 0))
+        out[uid] = b.Usage(spend, seconds, int(running.get(uid, 0)), today)
     return out
 
 

@@ -307,21 +307,21 @@ def chart_bars(per_day: list) -> tuple[list, str]:
 def rebuild(start: date | None = None, end: date | None = None) -> int:
     """Recompute the rollups of the tasks created from ``start`` to ``end`` (inclusive,
     widened to whole months; all of them by default) from the tasks themselves; returns
-    the rows written. Task
+    the rows written (deleted tasks' spend included). Task
     writes wait while it runs (PostgreSQL: a SHARE lock on the tasks table), so nothing
     changes between the delete and the recount."""
     lo = datetime.combine((start or EARLIEST).replace(day=1), datetime.min.time())
     hi = datetime.combine(_month_after(end or LATEST), datetime.min.time())
     dialect = db.engine.dialect.name
     if dialect == "postgresql":
-        db.session.execute(text("LOCK TABLE video_tasks IN SHARE MODE"))
+        db.session.execute(text("LOCK TABLE video_tasks, deleted_tasks IN SHARE MODE"))
     db.session.execute(
         delete(StatsRollup).where(StatsRollup.day >= lo.date(), StatsRollup.day < hi.date())
     )
     written = 0
     for grain in rollups.GRAINS:
         written += db.session.execute(
-            text(rollups.rebuild_sql(dialect, grain)), {"start": lo, "end": hi}
+            text(rollups.rebuild_sql(dialect, grain, "counted")), {"start": lo, "end": hi}
         ).rowcount
     db.session.commit()
     return written

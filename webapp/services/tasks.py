@@ -33,7 +33,7 @@ from ..domain.validation import (
     unstorable,
 )
 from ..extensions import db
-from ..models import ApiToken, Provider, SubmitAttempt, TaskEvent, User, VideoTask
+from ..models import ApiToken, DeletedTask, Provider, SubmitAttempt, TaskEvent, User, VideoTask
 from ..models.base import utcnow
 from ..providers import base as pb
 from . import archive, attempts, budgets, catalog, health, leases, lifecycle, orphans
@@ -712,6 +712,25 @@ def refreshed_at(task: VideoTask) -> str | None:
     return (task.upstream_data or {}).get("refreshed_at")
 
 
+def left_behind(task: VideoTask) -> DeletedTask:
+    """What budgets and stats go on counting once the task is gone (no content). A task
+    deleted while running ends as if cancelled."""
+    ended = task.status in st.TERMINAL
+    return DeletedTask(
+        video_id=task.video_id,
+        user_id=task.user_id,
+        provider_id=task.provider_id,
+        api_token_id=task.api_token_id,
+        model=task.model,
+        media_type=task.media_type,
+        status=task.status if ended else st.CANCELLED,
+        seconds=task.seconds,
+        cost=task.cost,
+        created_at=task.created_at,
+        completed_at=task.completed_at if ended else utcnow(),
+    )
+
+
 def delete(user: User, video_id: str) -> bool:
     """Remove a task and its archived files (OpenAI's DELETE). Its upstream job is
     handed to the ledger first, which stops (and deletes) it at the provider: inside
@@ -738,6 +757,7 @@ def delete(user: User, video_id: str) -> bool:
     db.session.execute(
         update(SubmitAttempt).where(SubmitAttempt.task_id == task.id).values(task_id=None)
     )
+    db.session.add(left_behind(task))
     db.session.delete(task)
     db.session.commit()
     for key in keys:
