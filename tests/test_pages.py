@@ -227,6 +227,16 @@ def test_stats_pages(app, client, auth):
     assert client.get("/admin/stats?from=garbage&to=2026-13-45").status_code == 200
 
 
+def test_a_range_longer_than_a_year_is_cut_and_says_so_next_to_the_field(app, client, auth):
+    login(client, auth)
+    for path in ("/stats", "/admin/stats"):
+        html = client.get(f"{path}?from=2020-01-01&to=2026-12-31").get_data(as_text=True)
+        assert 'name="from" value="2025-12-31"' in html and 'aria-describedby="from-error"' in html
+        assert "At most 366 days at a time: showing 2025-12-31 to 2026-12-31." in html
+        html = client.get(f"{path}?from=2025-12-31&to=2026-12-31").get_data(as_text=True)
+        assert "At most" not in html and 'value="2025-12-31"' in html
+
+
 def test_stats_filter_by_provider_and_model(app, client, auth):
     """Both stats pages narrow to one provider or one model, and the CSV links keep it."""
     login(client, auth)

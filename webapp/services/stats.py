@@ -49,11 +49,13 @@ class Report:
 
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
+MAX_DAYS = 366  # one range's days (a leap year); a longer one is cut and says so
 
 
 def parse_range(date_from: str | None, date_to: str | None) -> tuple[date, date, dict]:
     """The date range asked for, with field errors for dates that cannot be read or lie
-    outside 2000–2999 (those fall back to the default range)."""
+    outside 2000–2999 (those fall back to the default range) and for a range longer
+    than MAX_DAYS (cut to its last MAX_DAYS days)."""
     today = utcnow().date()
     errors: dict = {}
 
@@ -73,8 +75,11 @@ def parse_range(date_from: str | None, date_to: str | None) -> tuple[date, date,
     start = parse(date_from, end - timedelta(days=DEFAULT_DAYS - 1), "from")
     if start > end:
         start, end = end, start
-    if (end - start).days > 366:
-        start = end - timedelta(days=366)
+    if (end - start).days >= MAX_DAYS:
+        start = end - timedelta(days=MAX_DAYS - 1)
+        errors.setdefault(
+            "from", f"At most {MAX_DAYS} days at a time: showing {start} to {end}."
+        )
     return max(start, EARLIEST), end, errors
 
 
