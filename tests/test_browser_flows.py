@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from webapp.domain import statuses as st
 from webapp.services import scheduler
@@ -123,6 +124,22 @@ def test_history_paging_filters_and_back(browser, live, sim_app):
     page.wait_for_url(re.compile(r"status=FAILED"))
     page.wait_for_function("document.querySelector('select[name=status]').value === 'FAILED'")
     assert "3 tasks" in page.inner_text("#history")
+
+    # Search as you type, paste (no key pressed) or clear with the box's x: each is an
+    # input event, and the list follows. (Locator assertions: a polled wait_for_function
+    # is an eval, which the page's CSP refuses.)
+    history = page.locator("#history .history-head")
+    page.select_option("select[name=status]", "")
+    expect(history).to_contain_text("30 tasks")
+    page.fill("input[name=q]", "clip 07")  # like a paste: no keyup
+    page.wait_for_url(re.compile(r"q=clip(\+|%20)07"))
+    expect(history).to_contain_text("1 task")
+    page.eval_on_selector(  # what the x inside a search box does
+        "input[name=q]",
+        "el => { el.value = ''; el.dispatchEvent(new Event('input', {bubbles: true})) }",
+    )
+    expect(history).to_contain_text("30 tasks")
+    assert "q=" not in page.url
     page.close()
 
 
