@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from .browser_support import LiveServer, chromium, register
 
@@ -40,6 +41,15 @@ def test_the_browser_refuses_a_fake_or_oversized_image_before_upload(page, tmp_p
         "document.getElementById('reference_image-client-error').textContent.includes('limit')"
     )
     assert "the limit is 10 MB" in error.inner_text()
+
+    # Generate does not quietly go on without the refused image: the first press stops
+    # and says so; the second goes on, knowingly.
+    page.fill("#prompt", "A lighthouse from my photo")
+    page.click("#submit-task")
+    expect(error).to_contain_text("press Generate again to go on without a reference image")
+    assert page.url.endswith("/tasks/new") and page.is_enabled("#submit-task")
+    page.click("#submit-task")
+    page.wait_for_url(re.compile(r"/tasks/video_[0-9a-f]{32}$"))
 
 
 def test_sizes_follow_the_aspect_ratio_and_ctrl_enter_submits(page):

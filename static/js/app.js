@@ -40,6 +40,16 @@
         img.hidden = false;
       });
     });
+    // A refused image is not silently dropped: the first Generate while the refusal
+    // shows stops and says what the next one does.
+    if (input.form) input.form.addEventListener("submit", function (e) {
+      if (note.hidden || note.dataset.warned) return;
+      e.preventDefault();
+      note.dataset.warned = "1";
+      note.textContent += " Or press Generate again to go on without a reference image.";
+      input.focus();
+    });
+    input.addEventListener("change", function () { delete note.dataset.warned; });
   }
 
   function fill(select, values, chosen, suffix, emptyLabel) {
@@ -116,7 +126,8 @@
 
   function submitOnce(form) {
     // The server already makes a double submit harmless (one-time key); this just says so.
-    form.addEventListener("submit", function () {
+    form.addEventListener("submit", function (e) {
+      if (e.defaultPrevented) return;  // stopped by a check above: the form stays usable
       var b = form.querySelector("button[type=submit]");
       if (b) { setTimeout(function () { b.disabled = true; b.setAttribute("aria-busy", "true"); b.textContent = "Submitting…"; }, 0); }
     });
