@@ -55,6 +55,11 @@ def test_size_derived_from_aspect_ratio():
     assert resolve_shape(SPEC, "720x1280", None, 8) == ("720x1280", "9:16", 8)
 
 
+def test_an_aspect_ratio_takes_the_models_own_size_of_that_shape():
+    spec = model_spec("m", {"size": "1792x1024"}, ["1792x1024", "1024x1792"], [])
+    assert resolve_shape(spec, None, "9:16", None)[:2] == ("1024x1792", "9:16")
+
+
 def test_square_not_offered_falls_back_to_default():
     spec = model_spec("m", {"size": "1280x720"}, ["1280x720", "720x1280"], [])
     assert resolve_shape(spec, None, "1:1", None)[0] == "1280x720"

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from webapp.domain import statuses as st
 from webapp.extensions import db
-from webapp.models import User
+from webapp.models import Provider, User, VideoTask
 from webapp.services import history, startup
 
 from . import factories
@@ -181,6 +181,38 @@ def test_size_must_fit_the_aspect_ratio(app, client, auth):
     assert resp.status_code == 422
     assert "Size 1280x720 is not 9:16; choose 720x1280." in html
     assert 'data-max-bytes="10485760"' in html
+
+
+def test_an_aspect_ratio_the_model_cannot_make_is_refused_next_to_its_field(app, client, auth):
+    """Not made in another shape and labelled with the one asked for (a square "9:16"
+    image): the model's shapes are named, and nothing is created."""
+    square = factories.provider(
+        app,
+        model_map={"imagen": {"upstream": "img-1", "label": "Square image", "media_type": "IMAGE"}},
+    )
+    with app.app_context():
+        p = db.session.get(Provider, square)
+        p.sizes = ["1024x1024"]
+        db.session.commit()
+    pid = factories.provider(app)
+    login(client, auth)
+    for model, aspect, message in (
+        (f"{square}:imagen", "9:16", "Square image makes 1:1 only; choose it."),
+        (f"{pid}:sora_video2", "1:1", "sora_video2 makes 16:9 or 9:16 only; choose one of them."),
+    ):
+        resp = client.post(
+            "/tasks", data={"prompt": "a boat", "model": model, "aspect_ratio": aspect}
+        )
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 422, model
+        assert 'id="aspect_ratio-error"' in html and message in html
+    resp = client.post(
+        "/tasks", data={"prompt": "a boat", "model": f"{pid}:sora_video2", "aspect_ratio": "9:16"}
+    )
+    assert resp.status_code in (302, 303)
+    with app.app_context():
+        made = db.session.scalars(select(VideoTask)).all()
+        assert [(t.size, t.aspect_ratio) for t in made] == [("720x1280", "9:16")]
 
 
 def _png() -> bytes:

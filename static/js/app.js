@@ -86,6 +86,13 @@
     }
     function refresh() {
       var o = opt(); if (!o) return;
+      if (aspect) {  // only the shapes this model's sizes come in (any, if it lists none)
+        var shapes = split(o.dataset.sizes).map(shapeOf);
+        Array.prototype.forEach.call(aspect.options, function (a) {
+          a.disabled = Boolean(a.value) && shapes.length > 0 && shapes.indexOf(a.value) < 0;
+        });
+        if (aspect.selectedIndex >= 0 && aspect.options[aspect.selectedIndex].disabled) aspect.value = "";
+      }
       var def = o.dataset.size && (!aspect || !aspect.value || shapeOf(o.dataset.size) === aspect.value) ? o.dataset.size : "";
       fill(size, sizes(o), null, "", def ? "Default (" + def + ")" : "From aspect ratio");
       fill(seconds, split(o.dataset.seconds), null, " s", "Default" + (o.dataset.second ? " (" + o.dataset.second + " s)" : ""));

@@ -70,11 +70,14 @@ def resolve_shape(
 ) -> tuple[str | None, str | None, int | None]:
     """Fill size / aspect ratio / seconds the way the replaced backend did: size from the
     aspect ratio when not given (16:9 → 1280x720, 9:16 → 720x1280, 1:1 → 1024x1024
-    where allowed), else the model's defaults."""
+    where allowed, else the model's first size of that shape), else the model's
+    defaults."""
     if not size and aspect_ratio:
         candidate = ASPECT_SIZES.get(aspect_ratio)
         if candidate and (not spec.sizes or candidate in spec.sizes):
             size = candidate
+        else:  # the model's own sizes of that shape (if none, the caller says so)
+            size = next((s for s in spec.sizes if aspect_of(s) == aspect_ratio), None)
     size = size or spec.size or (spec.sizes[0] if spec.sizes else None)
     aspect_ratio = aspect_ratio or spec.aspect_ratio or (aspect_of(size) if size else None)
     if spec.media_type == "IMAGE":

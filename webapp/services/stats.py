@@ -77,9 +77,7 @@ def parse_range(date_from: str | None, date_to: str | None) -> tuple[date, date,
         start, end = end, start
     if (end - start).days >= MAX_DAYS:
         start = end - timedelta(days=MAX_DAYS - 1)
-        errors.setdefault(
-            "from", f"At most {MAX_DAYS} days at a time: showing {start} to {end}."
-        )
+        errors.setdefault("from", f"At most {MAX_DAYS} days at a time: showing {start} to {end}.")
     return max(start, EARLIEST), end, errors
 
 

@@ -207,6 +207,15 @@ def _shape(req: NewTask, offer: catalog.Offer) -> Shape:
             {"size": f"Size {req.size[:20]} is not {req.aspect_ratio}; {hint}."},
             "size_aspect_mismatch",
         )
+    elif req.aspect_ratio and aspect_of(size or "") not in (None, req.aspect_ratio):
+        shapes = sorted({a for a in map(aspect_of, spec.sizes) if a} or {aspect_of(size)})
+        found.add(
+            {
+                "aspect_ratio": f"{spec.label} makes {' or '.join(shapes)} only; "
+                f"choose {'it' if len(shapes) == 1 else 'one of them'}."
+            },
+            "size_aspect_mismatch",
+        )
     elif size and spec.sizes and size not in spec.sizes:
         found.add(
             {"size": f"Size {size[:20]} is not available; choose one of {', '.join(spec.sizes)}."},
