@@ -346,6 +346,20 @@ def test_settings_tokens_shown_once_and_revocable(app, client, auth):
     import re
 
     token = re.search(r'id="new-token">([^<]+)<', html).group(1)
+    # The form below the new token is a fresh one: the next token is made on purpose.
+    html = client.post(
+        "/settings/tokens",
+        data={"token-name": "ro2", "token-scope": "read", "token-expires": "30"},
+    ).get_data(as_text=True)
+    assert "Copy your new token now" in html
+    form = html[html.index('name="token-name"') - 200 :]
+    assert 'value="ro2"' not in form
+    assert (
+        re.search(r'<option (selected )?value="write"( selected)?>', form)
+        .group(0)
+        .count("selected")
+    )
+    assert not re.search(r'value="30" selected|selected value="30"', form)
     again = client.get("/settings/").get_data(as_text=True)
     assert token not in again and token[:8] in again
     from webapp.models import ApiToken
@@ -367,6 +381,17 @@ def test_change_password(app, client, auth):
         },
     )
     assert r.status_code == 422 and "That is not your current password." in r.get_data(as_text=True)
+    r = client.post(
+        "/settings/password",
+        data={
+            "pw-current_password": "correct horse",
+            "pw-new_password": "correct horse",
+            "pw-confirm": "correct horse",
+        },
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="pw-new_password-error"' in html
+    assert "Choose a new password that differs from the current one." in html
     r = client.post(
         "/settings/password",
         data={

@@ -137,6 +137,12 @@ def change_password(user: User, current: str, new: str, revoke_tokens: bool = Fa
     if not check_password(user, current):
         raise AccountError("current_password", "That is not your current password.", "bad_password")
     validate_password(new, field="new_password")
+    if new == current:  # "changed" would end the other sessions and change nothing
+        raise AccountError(
+            "new_password",
+            "Choose a new password that differs from the current one.",
+            "same_password",
+        )
     user.password_hash = hash_password(new)
     _end_sessions(user, keep=user.session_token)
     if revoke_tokens:
