@@ -122,6 +122,11 @@ def test_task_page_shows_both_ids_and_timeline(app, client, auth):
     html = client.get(f"/tasks/{vid}").get_data(as_text=True)
     assert vid in html and "video_upstream_abc" in html and "seeded" in html
     assert "Cancel task" in html
+    # Every time on the page says its zone, the timeline's too.
+    stamp = re.search(
+        r'<ol class="events">\s*<li><time datetime="[^"]+Z"[^>]*>([^<]+)</time>', html
+    )
+    assert re.fullmatch(r"\d\d:\d\d:\d\d UTC", stamp.group(1)), stamp
 
 
 def test_failure_reason_in_plain_words(app, client, auth):
