@@ -164,7 +164,16 @@ def test_admin_reviews_stats(browser, live, sim_app):
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "/tasks/new", "/tasks", "/stats", "/admin/providers", "/admin/stats", "/settings/"],
+    [
+        "/",
+        "/tasks/new",
+        "/tasks",
+        "/stats",
+        "/admin/users",
+        "/admin/providers",
+        "/admin/stats",
+        "/settings/",
+    ],
 )
 def test_phone_width_has_no_horizontal_scroll(browser, live, path):
     page = browser.new_page(viewport={"width": 390, "height": 844})
@@ -172,6 +181,28 @@ def test_phone_width_has_no_horizontal_scroll(browser, live, path):
     page.goto(live.url + path)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"{path} is {width}px wide at 390px"
+    page.close()
+
+
+@pytest.mark.parametrize("width", [1366, 1024])
+def test_admin_users_table_fits_its_page(browser, live, sim_app, width):
+    """A user's actions (Deactivate, Make admin, Reset link) wrap in their cell instead of
+    pushing the table past the page and clipping the last button."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    register(page, live.url, "admin@example.com")
+    from webapp.services import accounts
+
+    with sim_app.app_context():
+        accounts.register("a.rather.long.address.for.bob@example.com", "correct horse")
+    page.goto(live.url + "/admin/users")
+    over = page.eval_on_selector_all(
+        "table",
+        "ts => ts.map(t => t.getBoundingClientRect().right - t.parentElement.getBoundingClientRect().right)",
+    )
+    assert over and max(over) <= 1, over
+    button = page.locator("button[value=reset_link]").last.bounding_box()
+    main = page.locator("main").bounding_box()
+    assert button["x"] + button["width"] <= main["x"] + main["width"] + 1
     page.close()
 
 
