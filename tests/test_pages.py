@@ -460,6 +460,23 @@ def test_admin_provider_form_errors_and_save(app, client, auth):
     assert "https://gw.example.com/sora/v1" in page and "$GW_KEY" in page and "not set" in page
 
 
+def test_admin_providers_price_reads_per_image_for_image_models(app, client, auth):
+    login(client, auth)
+    factories.provider(app, name="Video gateway")
+    factories.provider(
+        app,
+        name="Image gateway",
+        model_map={"imagen": {"upstream": "img-1", "media_type": "IMAGE"}},
+    )
+    page = client.get("/admin/providers").get_data(as_text=True)
+    video, image = page.index("Video gateway"), page.index("Image gateway")
+    video_part, image_part = (
+        (page[video:image], page[image:]) if video < image else (page[video:], page[image:video])
+    )
+    assert "$0.10 / s ·" in video_part and "per image" not in video_part
+    assert "$0.10 per image ·" in image_part and "/ s" not in image_part
+
+
 @pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL", "AWS_SECRET_ACCESS_KEY", "HOME"])
 def test_provider_cannot_borrow_the_servers_own_secrets(app, client, auth, name):
     """ "Test connection" sends the named variable to the provider's URL: only names that

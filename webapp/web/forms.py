@@ -271,7 +271,7 @@ class ProviderForm(Form):
     sizes = StringField("Allowed sizes")
     seconds_options = StringField("Allowed durations (s)", validators=[_whole_seconds])
     extra_options = MultiCheckboxField("Extra options offered to users", validate_choice=False)
-    price_per_second = StringField("Price per second ($)")
+    price_per_second = StringField("Price per second of video, or per image ($)")
     max_rps = StringField("Max requests / second")
     priority = StringField("Priority (lower first)")
     weight = StringField("Weight")
