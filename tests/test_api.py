@@ -469,3 +469,22 @@ def test_deleting_a_running_video_stops_it_upstream(sim_app, sim):
         assert ledger.task_id is None and ledger.cleanup == "deleted"
     assert sim.stats()["requests"]["delete"] == 3
     assert sim.stats()["created_total"] == 1
+
+
+def test_a_model_only_a_keyless_provider_offers_says_why(app, client, monkeypatch):
+    """Not "not offered by an enabled provider" (it is enabled): its key is missing."""
+    monkeypatch.delenv("KEYLESS_GATEWAY_KEY", raising=False)
+    factories.provider(
+        app,
+        key_env="KEYLESS_GATEWAY_KEY",
+        model_map={"sora_keyless": {"upstream": "sora-2", "size": "1280x720", "seconds": 8}},
+    )
+    token = token_for(app)
+    r = client.post("/v1/videos", json={"prompt": "p", "model": "sora_keyless"}, headers=H(token))
+    body = r.get_json()["error"]
+    assert r.status_code == 400 and body["code"] == "model_unavailable"
+    assert (
+        "API key is not set on the server" in body["message"] and "KEYLESS" not in body["message"]
+    )
+    r = client.post("/v1/videos", json={"prompt": "p", "model": "nobody_has_it"}, headers=H(token))
+    assert r.get_json()["error"]["code"] in ("unknown_model", "model_not_found")

@@ -152,6 +152,20 @@ def find_offers(model: str, provider_id: int | None = None) -> list[Offer]:
         return found
     if provider_id is not None and provider_by_id(provider_id) is None:
         raise ValidationError({"provider": "That provider does not exist."}, "unknown_provider")
+    keyless = [
+        p
+        for p in enabled_providers()
+        if key_missing(p) and (provider_id is None or p.id == provider_id)
+        if any(s.name == model for s in specs(p))
+    ]
+    if keyless:  # say why, rather than that nobody offers it
+        raise ValidationError(
+            {
+                "model": f"The model “{model[:60]}” is offered only by a provider whose API "
+                "key is not set on the server; an admin can set it."
+            },
+            "model_unavailable",
+        )
     raise ValidationError(
         {"model": f"The model “{model[:60]}” is not offered by an enabled provider."},
         "unknown_model",
