@@ -338,6 +338,19 @@ def test_gallery_zip_of_selected_results(app, client, auth):
         assert sorted(zf.namelist()) == sorted([f"{a}.mp4", f"{b}.mp4"])
         assert zf.read(f"{a}.mp4").endswith(b"first boat")
 
+    # A task without a file is named in the zip, with the reason, not silently left out.
+    failed = factories.task(app, uid(app), status=st.FAILED)
+    resp = client.post("/tasks/bulk", data={"action": "zip", "ids": [a, failed]})
+    with zipfile.ZipFile(io.BytesIO(resp.get_data())) as zf:
+        assert sorted(zf.namelist()) == sorted([f"{a}.mp4", "NOT-INCLUDED.txt"])
+        assert f"{failed}: not included: it failed, so it has no file." in zf.read(
+            "NOT-INCLUDED.txt"
+        ).decode()
+    # Nothing with a file: said on the page, no empty zip.
+    resp = client.post("/tasks/bulk", data={"action": "zip", "ids": [failed]})
+    assert resp.status_code == 303
+    assert "only completed ones do" in client.get("/tasks?view=grid").get_data(as_text=True)
+
 
 def test_gallery_bulk_delete_only_touches_own_tasks(app, client, auth):
     login(client, auth, "eve@example.com")

@@ -52,18 +52,34 @@ class _Pipe:
         return out
 
 
+SKIPPED_NOTE = "NOT-INCLUDED.txt"
+
+
 def zip_of(chosen: list[VideoTask]) -> Iterator[bytes]:
     """One zip of the chosen tasks' archived results, streamed as it is written (never
-    held in memory or on disk); files are stored, not compressed (video is already)."""
+    held in memory or on disk); files are stored, not compressed (video is already).
+    A task without a file is named, with the reason, in NOT-INCLUDED.txt."""
     import zipfile
 
     store = archive.store()
     pipe = _Pipe()
+    skipped = []
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_STORED) as zf:
         for task in chosen:
             variant = "image" if task.media_type == st.IMAGE else "video"
             entry = (task.archive or {}).get(variant)
+            if task.status != st.COMPLETED:
+                skipped.append(
+                    (
+                        task,
+                        "it is still running"
+                        if not task.is_terminal
+                        else f"it {task.status.lower()}, so it has no file",
+                    )
+                )
+                continue
             if not entry or not store.exists(entry["key"]):
+                skipped.append((task, "its file is not archived yet (try again in a minute)"))
                 continue
             ext = entry["key"].rsplit(".", 1)[-1]
             chunks, close = store.open(entry["key"])
@@ -75,6 +91,9 @@ def zip_of(chosen: list[VideoTask]) -> Iterator[bytes]:
             finally:
                 close()
             yield pipe.take()
+        if skipped:
+            lines = [f"{t.video_id}: not included: {why}." for t, why in skipped]
+            zf.writestr(SKIPPED_NOTE, "\n".join(lines) + "\n")
     yield pipe.take()
 
 

@@ -236,9 +236,11 @@ def bulk():
         flash("Select at least one task first.", "error")
         return back
     if request.form.get("action") == "zip":
-        ready = [t for t in chosen if t.status == "COMPLETED"]
+        if not any(t.status == "COMPLETED" for t in chosen):
+            flash("None of the selected tasks has a file yet: only completed ones do.", "error")
+            return back
         return Response(
-            stream_with_context(content.zip_of(ready)),
+            stream_with_context(content.zip_of(chosen)),
             mimetype="application/zip",
             headers={"Content-Disposition": 'attachment; filename="reelay-selection.zip"'},
         )
