@@ -622,3 +622,19 @@ def test_durations_read_as_the_ticking_clock_rounds_them():
         "1h 00m",
     ]
     assert format_duration(None) == "—"
+
+
+def test_a_result_without_a_thumbnail_still_reads_as_finished(app, client, auth):
+    """A provider without thumbnails (Veo): its finished video is not drawn like a failed
+    or cancelled task."""
+    login(client, auth)
+    done = factories.task(app, uid(app), status=st.COMPLETED, prompt="veo result")
+    failed = factories.task(app, uid(app), status=st.FAILED, prompt="refused one")
+    html = client.get("/tasks").get_data(as_text=True)
+
+    def thumb_of(vid):
+        row = html[html.index(f'id="row-{vid}"') :]
+        return re.search(r'<span class="thumb thumb-empty([^"]*)"[^>]*>([^<]*)<', row).groups()
+
+    assert thumb_of(done) == (" thumb-ready", "▶")
+    assert thumb_of(failed) == (" thumb-failed", "✕")
