@@ -42,6 +42,12 @@ def progress_value(page) -> int:
 
 def test_submit_watch_play_refresh_remix(browser, live, sim):
     page = browser.new_page()
+    page.add_init_script(
+        "window.__violations = []; document.addEventListener('securitypolicyviolation',"
+        " e => window.__violations.push(e.violatedDirective + ' ' + (e.blockedURI || '')));"
+    )
+    console = []
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
     register(page, live.url)
     page.goto(live.url + "/tasks/new")
     page.fill("#prompt", "A paper boat drifting down a rainy street")
@@ -78,11 +84,16 @@ def test_submit_watch_play_refresh_remix(browser, live, sim):
     page.wait_for_selector(".refreshed", timeout=15000)
     assert "Refreshed" in page.inner_text("#refresh-info")
 
+    page.click(".remix-form button[type=submit]")  # empty: refused next to the field
+    expect(page.locator("#remix-error")).to_be_visible()
+    assert page.evaluate("window.__violations") == []
     page.fill("#remix-prompt", "The same boat, at night")
     page.click(".remix-form button[type=submit]")
     page.wait_for_url(lambda url: video_id not in url and "/tasks/video_" in url)
     assert page.url.rsplit("/", 1)[-1] != video_id
     assert "REMIX OF" in page.inner_text(".facts").upper()
+    assert page.evaluate("window.__violations") == []
+    assert not [c for c in console if "Content Security Policy" in c or "Refused to" in c]
     page.close()
 
 
