@@ -382,3 +382,52 @@ def test_a_task_deleted_while_running_counts_as_cancelled(app):
         assert gone.status == st.CANCELLED and gone.completed_at is not None
         assert budgets.usage_of(uid).running == 0 and budgets.usage_of(uid).today == 1
     create(app, uid)  # nothing runs any more
+
+
+def test_a_delete_racing_a_finish_counts_what_the_finish_wrote_on_postgresql(app, backend):
+    """A poller finishing the task (with its cost) while its owner deletes it: the delete
+    waits for the row and counts the finished task, not the running one it first read;
+    a second delete of the same task meanwhile is told it is gone."""
+    if backend != "postgresql":
+        pytest.skip("row locks are proven on PostgreSQL")
+    import time
+
+    from sqlalchemy import update
+
+    uid, _ = setup(app)
+    vid = create(app, uid)
+    outcomes = []
+    finishing = threading.Event()
+
+    def owner_deletes():
+        with app.app_context():
+            finishing.wait(10)
+            try:
+                tasks.delete(db.session.get(User, uid), vid)
+                outcomes.append("deleted")
+            except tasks.TaskError as exc:
+                outcomes.append(exc.code)
+            finally:
+                db.session.remove()
+
+    with app.app_context():
+        engine = db.engine
+    with engine.connect() as poller:  # holds the row until it commits
+        poller.execute(
+            update(VideoTask)
+            .where(VideoTask.video_id == vid)
+            .values(status=st.COMPLETED, cost=0.35, version=VideoTask.version + 1)
+        )
+        threads = [threading.Thread(target=owner_deletes) for _ in range(2)]
+        for t in threads:
+            t.start()
+        finishing.set()
+        time.sleep(1.0)  # both deletes have read the running task and wait on the row
+        poller.commit()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["deleted", "not_found"]
+    with app.app_context():
+        gone = db.session.scalar(select(DeletedTask))
+        assert (gone.status, float(gone.cost)) == (st.COMPLETED, 0.35)
+        assert budgets.usage_of(uid).spend == pytest.approx(0.35)

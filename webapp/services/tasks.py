@@ -36,7 +36,7 @@ from ..extensions import db
 from ..models import ApiToken, DeletedTask, Provider, SubmitAttempt, TaskEvent, User, VideoTask
 from ..models.base import utcnow
 from ..providers import base as pb
-from . import archive, attempts, budgets, catalog, health, leases, lifecycle, orphans
+from . import archive, attempts, budgets, catalog, health, leases, lifecycle, locks, orphans
 
 VIDEO_ID = re.compile(r"video_[0-9a-f]{32}")  # always .fullmatch: "$" lets a newline through
 
@@ -748,6 +748,13 @@ def delete(user: User, video_id: str) -> bool:
     nor cancel a job (new-api, LiteLLM, relays), so its copy stays there."""
     task = get_for_user(user, video_id)
     if task is None:
+        raise TaskError("Task not found.", "not_found", 404)
+    # What a poller wrote up to now (a finish, its cost) is what stays counted; one
+    # writing after waits for this delete and then finds no row.
+    locks.for_update(db.session, VideoTask, VideoTask.id, task.id)
+    task = db.session.get(VideoTask, task.id, populate_existing=True)
+    if task is None:  # a second delete of the same task, made while this one waited
+        db.session.rollback()
         raise TaskError("Task not found.", "not_found", 404)
     caps = catalog.capabilities(task.provider) if task.provider is not None else frozenset()
     kept = bool(task.external_task_id) and not caps & {pb.CAP_DELETE, pb.CAP_CANCEL}
