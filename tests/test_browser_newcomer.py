@@ -61,18 +61,24 @@ def test_sizes_follow_the_aspect_ratio_and_ctrl_enter_submits(page):
     page.select_option("#aspect_ratio", "16:9")
     sizes = page.eval_on_selector_all("#size option", "os => os.map(o => o.value).filter(Boolean)")
     assert sizes and all(int(s.split("x")[0]) > int(s.split("x")[1]) for s in sizes), sizes
-    # A model that makes squares only offers no other shape (a 9:16 choice is let go).
-    page.select_option("#aspect_ratio", "9:16")
-    square = page.eval_on_selector(
+
+    # Where the size is the shape (OpenAI Videos: no square Sora size), a shape the model
+    # does not make is not offered, and a choice of it is let go; a provider that takes an
+    # aspect ratio of its own (Gemini) offers every shape.
+    def offered():
+        return page.eval_on_selector_all(
+            "#aspect_ratio option", "os => os.filter(o => o.value && !o.disabled).map(o => o.value)"
+        )
+
+    gemini = page.eval_on_selector(
         "#model",
         "s => [...s.options].find(o => o.value.endsWith(':gemini-2.5-flash-imagen')).value",
     )
-    page.select_option("#model", square)
-    offered = page.eval_on_selector_all(
-        "#aspect_ratio option", "os => os.filter(o => o.value && !o.disabled).map(o => o.value)"
-    )
-    assert offered == ["1:1"] and page.input_value("#aspect_ratio") == ""
+    page.select_option("#model", gemini)
+    page.select_option("#aspect_ratio", "1:1")
+    assert offered() == ["16:9", "9:16", "1:1"]
     page.select_option("#model", ":sora_video2")
+    assert offered() == ["16:9", "9:16"] and page.input_value("#aspect_ratio") == ""
     page.select_option("#aspect_ratio", "16:9")
     page.fill("#prompt", "A kite over a windy beach")
     page.focus("#prompt")

@@ -16,7 +16,7 @@ from tests.conftest import csrf_token_from
 from webapp.domain import budgets as b
 from webapp.domain import statuses as st
 from webapp.extensions import db
-from webapp.models import ApiToken, DeletedTask, User, VideoTask
+from webapp.models import ApiToken, DeletedTask, Provider, User, VideoTask
 from webapp.services import accounts, budgets, stats, tasks
 
 PRICE = 0.1  # factories.provider: $0.10/s, sora_video2 8 s -> $0.80 a task
@@ -373,15 +373,32 @@ def test_deleting_a_finished_task_gives_back_none_of_what_it_spent(app, client, 
 
 
 def test_a_task_deleted_while_running_counts_as_cancelled(app):
-    uid, _ = setup(app, caps={"concurrent": 1})
+    """Stopped at its provider: nothing spent, and it no longer runs. Sent to a provider
+    that can neither stop nor delete jobs (new-api): it will be billed there, so its
+    reservation stays spent."""
+    uid, pid = setup(app, caps={"concurrent": 1, "monthly_spend": 1.0})
     vid = create(app, uid)
     with app.app_context():
         u = db.session.get(User, uid)
+        t = db.session.scalar(select(VideoTask).where(VideoTask.video_id == vid))
+        t.status, t.external_task_id = st.PROCESSING, "video_upstream_1"
+        db.session.commit()
         tasks.delete(u, vid)
         gone = db.session.scalar(select(DeletedTask))
         assert gone.status == st.CANCELLED and gone.completed_at is not None
-        assert budgets.usage_of(uid).running == 0 and budgets.usage_of(uid).today == 1
-    create(app, uid)  # nothing runs any more
+        usage = budgets.usage_of(uid)
+        assert (usage.running, usage.today, usage.spend) == (0, 1, 0.0)
+    vid = create(app, uid)  # nothing runs any more, nothing was spent
+    with app.app_context():
+        p = db.session.get(Provider, pid)
+        p.settings = {"profile": "newapi"}
+        t = db.session.scalar(select(VideoTask).where(VideoTask.video_id == vid))
+        t.status, t.external_task_id = st.PROCESSING, "video_upstream_2"
+        db.session.commit()
+        assert tasks.delete(db.session.get(User, uid), vid) is True  # its copy stays there
+        assert budgets.usage_of(uid).spend == pytest.approx(0.8)
+    with pytest.raises(tasks.BudgetExceeded):
+        create(app, uid)  # $0.80 spent + $0.80 > $1.00
 
 
 def test_a_delete_racing_a_finish_counts_what_the_finish_wrote_on_postgresql(app, backend):

@@ -47,3 +47,59 @@ def test_upgrade_from_empty_matches_models(empty_db_url):
         downgrade(revision="base")
         assert "video_tasks" not in set(inspect(db.engine).get_table_names())
         db.engine.dispose()
+
+
+def test_downgrading_past_deleted_tasks_recounts_the_rollups(empty_db_url):
+    """Without deleted_tasks the rollups must again equal what the tasks alone say."""
+    from sqlalchemy import select
+
+    from webapp.domain import statuses as st
+    from webapp.models import StatsRollup, User, VideoTask, rollups
+    from webapp.services import accounts, tasks
+
+    app = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_db_url, "SCHEDULER_ENABLED": False}
+    )
+
+    def rows():
+        return {
+            tuple(getattr(r, k) for k in rollups.KEY): (r.tasks, float(r.cost))
+            for r in db.session.scalars(select(StatsRollup).where(StatsRollup.tasks != 0))
+        }
+
+    with app.app_context():
+        upgrade()
+        user = accounts.register("ada@example.com", "correct horse")
+        for i in range(2):
+            db.session.add(
+                VideoTask(
+                    video_id=tasks.new_video_id(),
+                    user_id=user.id,
+                    model="sora_video2",
+                    prompt=f"p{i}",
+                    status=st.COMPLETED,
+                    cost=0.4,
+                    options={},
+                    upstream_data={},
+                    archive={},
+                )
+            )
+        db.session.commit()
+        first = db.session.scalar(select(VideoTask.video_id).order_by(VideoTask.id))
+        tasks.delete(db.session.get(User, user.id), first)
+        assert sum(n for n, _ in rows().values()) > 0
+        downgrade(revision="c99de9c5c006")
+        db.session.remove()
+        kept = rows()
+        db.session.execute(text("DELETE FROM stats_rollups"))
+        for grain in rollups.GRAINS:
+            db.session.execute(
+                text(rollups.rebuild_sql(db.engine.dialect.name, grain)),
+                {"start": "2000-01-01", "end": "3000-01-01"},
+            )
+        assert rows() == kept
+        user_grain = [v for k, v in kept.items() if k[0] == "user"]
+        assert user_grain == [(1, 0.4)]
+        db.session.rollback()
+        downgrade(revision="base")
+        db.engine.dispose()

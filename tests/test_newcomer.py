@@ -210,9 +210,23 @@ def test_an_aspect_ratio_the_model_cannot_make_is_refused_next_to_its_field(app,
         "/tasks", data={"prompt": "a boat", "model": f"{pid}:sora_video2", "aspect_ratio": "9:16"}
     )
     assert resp.status_code in (302, 303)
+    # A provider that takes an aspect ratio of its own (Gemini's imageConfig.aspectRatio)
+    # makes the shape asked for at a size of its choosing: no size is claimed for it.
+    gemini = factories.provider(
+        app,
+        kind="gemini",
+        model_map={"imagen": {"upstream": "img-1", "label": "Gemini", "media_type": "IMAGE"}},
+    )
     with app.app_context():
-        made = db.session.scalars(select(VideoTask)).all()
-        assert [(t.size, t.aspect_ratio) for t in made] == [("720x1280", "9:16")]
+        db.session.get(Provider, gemini).sizes = ["1024x1024"]
+        db.session.commit()
+    resp = client.post(
+        "/tasks", data={"prompt": "a tall one", "model": f"{gemini}:imagen", "aspect_ratio": "9:16"}
+    )
+    assert resp.status_code in (302, 303), resp.get_data(as_text=True)[-2000:]
+    with app.app_context():
+        made = db.session.scalars(select(VideoTask).order_by(VideoTask.id)).all()
+        assert [(t.size, t.aspect_ratio) for t in made] == [("720x1280", "9:16"), (None, "9:16")]
 
 
 def _png() -> bytes:
@@ -299,6 +313,34 @@ def test_delete_from_the_task_page(app, client, auth):
     assert client.get(f"/tasks/{vid}").status_code == 404
 
 
+def test_a_delete_that_finds_the_task_gone_meanwhile_says_deleted(app, client, auth, monkeypatch):
+    """A second click or another tab deleted it while this delete waited for the row:
+    the page says it is deleted (single and bulk), never an error page."""
+    from sqlalchemy import delete as sql_delete
+
+    from webapp.services import locks
+
+    login(client, auth)
+    real_lock = locks.for_update
+
+    def gone_meanwhile(conn, model, column, key):
+        if model is VideoTask:
+            with db.engine.begin() as other:
+                other.execute(sql_delete(VideoTask).where(VideoTask.id == key))
+        return real_lock(conn, model, column, key)
+
+    for path, data in (("/tasks/{}/delete", {}), ("/tasks/bulk", {"action": "delete"})):
+        vid = factories.task(app, uid(app))
+        monkeypatch.setattr(locks, "for_update", gone_meanwhile)
+        url = path.format(vid)
+        resp = client.post(url, data={**data, "ids": [vid]} if "bulk" in url else data)
+        monkeypatch.setattr(locks, "for_update", real_lock)
+        assert resp.status_code == 303, url
+        page = client.get(resp.headers["Location"]).get_data(as_text=True)
+        assert "Task deleted" in page or "Deleted 1 task." in page, url
+        assert client.get(f"/tasks/{vid}").status_code == 404
+
+
 def test_running_task_shows_elapsed_and_typical_time(app, client, auth):
     login(client, auth)
     for _ in range(3):
@@ -343,9 +385,10 @@ def test_gallery_zip_of_selected_results(app, client, auth):
     resp = client.post("/tasks/bulk", data={"action": "zip", "ids": [a, failed]})
     with zipfile.ZipFile(io.BytesIO(resp.get_data())) as zf:
         assert sorted(zf.namelist()) == sorted([f"{a}.mp4", "NOT-INCLUDED.txt"])
-        assert f"{failed}: not included: it failed, so it has no file." in zf.read(
-            "NOT-INCLUDED.txt"
-        ).decode()
+        assert (
+            f"{failed}: not included: it failed, so it has no file."
+            in zf.read("NOT-INCLUDED.txt").decode()
+        )
     # Nothing with a file: said on the page, no empty zip.
     resp = client.post("/tasks/bulk", data={"action": "zip", "ids": [failed]})
     assert resp.status_code == 303

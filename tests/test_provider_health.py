@@ -52,10 +52,22 @@ def test_another_process_opening_a_circuit_is_seen_within_the_view_time(app, mon
         assert health.available_many([pid, quiet])[pid]  # this process's view is fresh
         clock = [0.0]
         monkeypatch.setattr("webapp.services.remembered.time.monotonic", lambda: 1e6 + clock[0])
-        health.forget()
-        health.available_many([quiet])
+        health.forget()  # from here on the clock is ours
+        assert health.available_many([pid, quiet]) == {pid: False, quiet: True}  # read at 0
+        db.session.add(
+            ProviderHealth(
+                provider_id=quiet,
+                state=h.OPEN,
+                failures=h.THRESHOLD,
+                cooldown=30.0,
+                opened_until=utcnow() + timedelta(seconds=30),
+            )
+        )
+        db.session.commit()  # another process opens the other one too
         clock[0] = health.VIEW_SECONDS - 0.1
-        assert health.available_many([pid, quiet]) == {pid: False, quiet: True}
+        assert health.available_many([pid, quiet]) == {pid: False, quiet: True}  # kept
+        clock[0] = health.VIEW_SECONDS + 0.1
+        assert health.available_many([pid, quiet]) == {pid: False, quiet: False}  # read again
         assert health.breaker(pid).state == h.OPEN
         clock[0] = 2 * health.VIEW_SECONDS
         health.reset(pid)  # this process's own change is seen at once

@@ -76,9 +76,9 @@
     function opt() { return model.options[model.selectedIndex]; }
     function split(s) { return s ? s.split(",").filter(Boolean) : []; }
     var aspect = form.querySelector("#aspect_ratio");
-    function shapeOf(s) {
-      var p = s.split("x"), w = parseInt(p[0], 10), h = parseInt(p[1], 10);
-      return w === h ? "1:1" : (w > h ? "16:9" : "9:16");
+    function shapeOf(s) {  // "" for a size that is not WIDTHxHEIGHT ("720p")
+      var m = /^(\d+)x(\d+)$/.exec(s), w = m && +m[1], h = m && +m[2];
+      return !m ? "" : (w === h ? "1:1" : (w > h ? "16:9" : "9:16"));
     }
     function sizes(o) {
       var all = split(o.dataset.sizes), want = aspect && aspect.value;
@@ -86,8 +86,8 @@
     }
     function refresh() {
       var o = opt(); if (!o) return;
-      if (aspect) {  // only the shapes this model's sizes come in (any, if it lists none)
-        var shapes = split(o.dataset.sizes).map(shapeOf);
+      if (aspect) {  // where the size is the shape: only the shapes of the model's sizes
+        var shapes = o.dataset.anyShape === "yes" ? [] : split(o.dataset.sizes).map(shapeOf).filter(Boolean);
         Array.prototype.forEach.call(aspect.options, function (a) {
           a.disabled = Boolean(a.value) && shapes.length > 0 && shapes.indexOf(a.value) < 0;
         });

@@ -30,6 +30,9 @@ CAP_LIST = "list"  # can list recent jobs: used to reconcile an ambiguous submit
 CAP_IMAGE_INPUT = "image_input"
 CAP_THUMBNAIL = "thumbnail"
 CAP_SPRITESHEET = "spritesheet"
+# Takes an aspect ratio of its own (the provider picks the pixel size for it); without
+# it the size alone sets the shape (OpenAI Videos).
+CAP_ASPECT = "aspect_ratio"
 
 VARIANTS = ("video", "thumbnail", "spritesheet")
 

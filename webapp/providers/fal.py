@@ -51,7 +51,7 @@ def _is_job_failure(resp) -> bool:
 
 
 class FalQueue(HttpAdapter):
-    capabilities = frozenset({pb.CAP_CANCEL, pb.CAP_IMAGE_INPUT})
+    capabilities = frozenset({pb.CAP_CANCEL, pb.CAP_IMAGE_INPUT, pb.CAP_ASPECT})
     default_prefix = ""
 
     def _credentials(self) -> dict:

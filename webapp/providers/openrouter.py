@@ -61,7 +61,7 @@ def parse_job(data: dict, secret: str | None = None) -> pb.UpstreamStatus:
 
 
 class OpenRouterVideos(HttpAdapter):
-    capabilities = frozenset({pb.CAP_IMAGE_INPUT})
+    capabilities = frozenset({pb.CAP_IMAGE_INPUT, pb.CAP_ASPECT})
     default_prefix = "/api/v1"
 
     def _credentials(self) -> dict:

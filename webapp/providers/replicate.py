@@ -65,7 +65,7 @@ def parse_prediction(data: dict, secret: str | None = None) -> pb.UpstreamStatus
 
 
 class ReplicatePredictions(HttpAdapter):
-    capabilities = frozenset({pb.CAP_CANCEL, pb.CAP_LIST, pb.CAP_IMAGE_INPUT})
+    capabilities = frozenset({pb.CAP_CANCEL, pb.CAP_LIST, pb.CAP_IMAGE_INPUT, pb.CAP_ASPECT})
     default_prefix = "/v1"
 
     # The token goes to the API host and Replicate's own file host, nowhere else.

@@ -66,7 +66,7 @@ class _Reply(AuthResponse):
 
 
 class VertexVeo(HttpAdapter):
-    capabilities = frozenset({pb.CAP_IMAGE_INPUT})
+    capabilities = frozenset({pb.CAP_IMAGE_INPUT, pb.CAP_ASPECT})
     default_prefix = "/v1"
     own_hosts = ("storage.googleapis.com",)  # the same Google token reads the output bucket
 

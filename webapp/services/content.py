@@ -55,6 +55,18 @@ class _Pipe:
 SKIPPED_NOTE = "NOT-INCLUDED.txt"
 
 
+def _why_no_file(task: VideoTask) -> str:
+    if not task.is_terminal:
+        return "it is still running"
+    if task.status == st.FAILED:
+        return "it failed, so it has no file"
+    if task.status == st.CANCELLED:
+        return "it was cancelled, so it has no file"
+    if task.error_code == "content_expired":
+        return "its file expired at the provider before it could be archived"
+    return "its file is not archived yet (try again in a minute)"
+
+
 def zip_of(chosen: list[VideoTask]) -> Iterator[bytes]:
     """One zip of the chosen tasks' archived results, streamed as it is written (never
     held in memory or on disk); files are stored, not compressed (video is already).
@@ -68,18 +80,8 @@ def zip_of(chosen: list[VideoTask]) -> Iterator[bytes]:
         for task in chosen:
             variant = "image" if task.media_type == st.IMAGE else "video"
             entry = (task.archive or {}).get(variant)
-            if task.status != st.COMPLETED:
-                skipped.append(
-                    (
-                        task,
-                        "it is still running"
-                        if not task.is_terminal
-                        else f"it {task.status.lower()}, so it has no file",
-                    )
-                )
-                continue
-            if not entry or not store.exists(entry["key"]):
-                skipped.append((task, "its file is not archived yet (try again in a minute)"))
+            if task.status != st.COMPLETED or not entry or not store.exists(entry["key"]):
+                skipped.append((task, _why_no_file(task)))
                 continue
             ext = entry["key"].rsplit(".", 1)[-1]
             chunks, close = store.open(entry["key"])

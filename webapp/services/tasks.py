@@ -208,14 +208,17 @@ def _shape(req: NewTask, offer: catalog.Offer) -> Shape:
             "size_aspect_mismatch",
         )
     elif req.aspect_ratio and aspect_of(size or "") not in (None, req.aspect_ratio):
-        shapes = sorted({a for a in map(aspect_of, spec.sizes) if a} or {aspect_of(size)})
-        found.add(
-            {
-                "aspect_ratio": f"{spec.label} makes {' or '.join(shapes)} only; "
-                f"choose {'it' if len(shapes) == 1 else 'one of them'}."
-            },
-            "size_aspect_mismatch",
-        )
+        if pb.CAP_ASPECT in catalog.capabilities(offer.provider):
+            size = None  # the provider makes that shape at a size of its choosing
+        else:  # the size is the shape (OpenAI Videos): another would be mislabelled
+            shapes = sorted({a for a in map(aspect_of, spec.sizes) if a} or {aspect_of(size)})
+            found.add(
+                {
+                    "aspect_ratio": f"{spec.label} makes {' or '.join(shapes)} only; "
+                    f"choose {'it' if len(shapes) == 1 else 'one of them'}."
+                },
+                "size_aspect_mismatch",
+            )
     elif size and spec.sizes and size not in spec.sizes:
         found.add(
             {"size": f"Size {size[:20]} is not available; choose one of {', '.join(spec.sizes)}."},
@@ -721,9 +724,11 @@ def refreshed_at(task: VideoTask) -> str | None:
     return (task.upstream_data or {}).get("refreshed_at")
 
 
-def left_behind(task: VideoTask) -> DeletedTask:
+def left_behind(task: VideoTask, runs_on: bool = False) -> DeletedTask:
     """What budgets and stats go on counting once the task is gone (no content). A task
-    deleted while running ends as if cancelled."""
+    deleted while running ends as if cancelled; if its job ``runs_on`` at a provider
+    that can neither stop nor delete it, it will be billed there, so it keeps the cost
+    reserved for it."""
     ended = task.status in st.TERMINAL
     return DeletedTask(
         video_id=task.video_id,
@@ -734,7 +739,7 @@ def left_behind(task: VideoTask) -> DeletedTask:
         media_type=task.media_type,
         status=task.status if ended else st.CANCELLED,
         seconds=task.seconds,
-        cost=task.cost,
+        cost=task.reserved_cost if runs_on and not ended else task.cost,
         created_at=task.created_at,
         completed_at=task.completed_at if ended else utcnow(),
     )
@@ -773,7 +778,7 @@ def delete(user: User, video_id: str) -> bool:
     db.session.execute(
         update(SubmitAttempt).where(SubmitAttempt.task_id == task.id).values(task_id=None)
     )
-    db.session.add(left_behind(task))
+    db.session.add(left_behind(task, runs_on=kept))
     db.session.delete(task)
     db.session.commit()
     for key in keys:

@@ -245,7 +245,7 @@ def bulk():
             headers={"Content-Disposition": 'attachment; filename="reelay-selection.zip"'},
         )
     if request.form.get("action") == "delete":
-        kept = sum(1 for t in chosen if tasks.delete(current_user, t.video_id))
+        kept = sum(1 for t in chosen if _delete_once(t.video_id))
         message = f"Deleted {len(chosen)} task{'s' if len(chosen) != 1 else ''}."
         if kept:
             message += (
@@ -265,12 +265,23 @@ def reference(video_id):
         abort(404)
 
 
+def _delete_once(video_id: str) -> bool:
+    """Delete, where a task deleted meanwhile (another tab) counts as done; True when
+    the provider keeps its own copy."""
+    try:
+        return tasks.delete(current_user, video_id)
+    except TaskError as exc:
+        if exc.code != "not_found":
+            raise
+        return False
+
+
 @bp.post("/tasks/<video_id>/delete")
 def delete(video_id):
     if not EmptyForm().validate_on_submit():
         abort(400)
     _task_or_404(video_id)
-    kept = tasks.delete(current_user, video_id)
+    kept = _delete_once(video_id)  # deleted meanwhile (a second click): done already
     message = "Task deleted, with its archived files."
     if kept:
         message += " The provider keeps its own copy: it cannot delete or cancel jobs."
