@@ -213,7 +213,7 @@ def test_cancel_already_completed_is_quiet(rsps, fal):
 
 
 def test_capabilities(fal):
-    assert fal.capabilities == {pb.CAP_CANCEL, pb.CAP_IMAGE_INPUT}
+    assert fal.capabilities == {pb.CAP_CANCEL, pb.CAP_IMAGE_INPUT, pb.CAP_ASPECT}
     with pytest.raises(pb.PermanentError):
         fal.remix(RID, HANDLES, Job(model=MODEL, prompt="p"))
     assert fal.list_jobs(None) == []

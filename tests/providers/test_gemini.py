@@ -232,7 +232,7 @@ def test_image_blocked_prompt_is_permanent(rsps, gemini):
 
 
 def test_no_cancel_and_check(rsps, gemini):
-    assert gemini.capabilities == {pb.CAP_IMAGE_INPUT}
+    assert gemini.capabilities == {pb.CAP_IMAGE_INPUT, pb.CAP_ASPECT}
     with pytest.raises(pb.PermanentError):
         gemini.cancel(OP, {})
     rsps.get(f"{GEMINI}/models", json={"models": []})

@@ -177,7 +177,7 @@ def test_models_skip_what_they_cannot_read(rsps, openrouter):
 
 
 def test_what_the_protocol_cannot_do(openrouter):
-    assert openrouter.capabilities == {pb.CAP_IMAGE_INPUT}
+    assert openrouter.capabilities == {pb.CAP_IMAGE_INPUT, pb.CAP_ASPECT}
     job = Job(model="google/veo-3.1", prompt="p")
     for call in (
         lambda: openrouter.remix(JOB_ID, {}, job),

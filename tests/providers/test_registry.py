@@ -31,11 +31,11 @@ BUILT = [
         OpenAIVideos,
         {"remix", "delete", "list", "image_input", "thumbnail", "spritesheet"},
     ),
-    ("fal", FalQueue, {"cancel", "image_input"}),
-    ("replicate", ReplicatePredictions, {"cancel", "list", "image_input"}),
-    ("gemini", GeminiAPI, {"image_input"}),
-    ("openrouter", OpenRouterVideos, {"image_input"}),
-    ("vertex", VertexVeo, {"image_input"}),
+    ("fal", FalQueue, {"cancel", "image_input", "aspect_ratio"}),
+    ("replicate", ReplicatePredictions, {"cancel", "list", "image_input", "aspect_ratio"}),
+    ("gemini", GeminiAPI, {"image_input", "aspect_ratio"}),
+    ("openrouter", OpenRouterVideos, {"image_input", "aspect_ratio"}),
+    ("vertex", VertexVeo, {"image_input", "aspect_ratio"}),
 ]
 
 

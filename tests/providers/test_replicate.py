@@ -208,4 +208,4 @@ def test_check(rsps, replicate):
 
 
 def test_capabilities(replicate):
-    assert replicate.capabilities == {pb.CAP_CANCEL, pb.CAP_LIST, pb.CAP_IMAGE_INPUT}
+    assert replicate.capabilities == {pb.CAP_CANCEL, pb.CAP_LIST, pb.CAP_IMAGE_INPUT, pb.CAP_ASPECT}

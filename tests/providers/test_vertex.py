@@ -176,7 +176,7 @@ def test_a_token_uri_on_a_metadata_address_is_never_called(rsps, make, tmp_path)
 
 
 def test_what_the_protocol_cannot_do(vertex):
-    assert vertex.capabilities == {pb.CAP_IMAGE_INPUT}
+    assert vertex.capabilities == {pb.CAP_IMAGE_INPUT, pb.CAP_ASPECT}
     job = Job(model=MODEL, prompt="p")
     for call in (
         lambda: vertex.remix(OP, {}, job),
