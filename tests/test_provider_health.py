@@ -33,36 +33,31 @@ def test_failures_open_the_circuit_for_every_process(app):
         assert "circuit is open after 5 failures" in health.open_reason(pid)
 
 
+def _opened_elsewhere(pid) -> ProviderHealth:
+    """A circuit another process opened (the row only: this process has not seen it)."""
+    return ProviderHealth(
+        provider_id=pid,
+        state=h.OPEN,
+        failures=h.THRESHOLD,
+        cooldown=30.0,
+        opened_until=utcnow() + timedelta(seconds=30),
+    )
+
+
 def test_another_process_opening_a_circuit_is_seen_within_the_view_time(app, monkeypatch):
     """Ranking a route reads each breaker at most every VIEW_SECONDS per process, all the
     stale ones in one query; a provider without a health row counts as closed."""
     pid, quiet = factories.provider(app), factories.provider(app, name="Quiet")
     with app.app_context():
         assert health.available_many([pid, quiet]) == {pid: True, quiet: True}
-        db.session.add(
-            ProviderHealth(
-                provider_id=pid,
-                state=h.OPEN,
-                failures=h.THRESHOLD,
-                cooldown=30.0,
-                opened_until=utcnow() + timedelta(seconds=30),
-            )
-        )
+        db.session.add(_opened_elsewhere(pid))
         db.session.commit()  # another process opened it
         assert health.available_many([pid, quiet])[pid]  # this process's view is fresh
         clock = [0.0]
         monkeypatch.setattr("webapp.services.remembered.time.monotonic", lambda: 1e6 + clock[0])
         health.forget()  # from here on the clock is ours
         assert health.available_many([pid, quiet]) == {pid: False, quiet: True}  # read at 0
-        db.session.add(
-            ProviderHealth(
-                provider_id=quiet,
-                state=h.OPEN,
-                failures=h.THRESHOLD,
-                cooldown=30.0,
-                opened_until=utcnow() + timedelta(seconds=30),
-            )
-        )
+        db.session.add(_opened_elsewhere(quiet))
         db.session.commit()  # another process opens the other one too
         clock[0] = health.VIEW_SECONDS - 0.1
         assert health.available_many([pid, quiet]) == {pid: False, quiet: True}  # kept
