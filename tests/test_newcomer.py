@@ -227,6 +227,22 @@ def test_an_aspect_ratio_the_model_cannot_make_is_refused_next_to_its_field(app,
     with app.app_context():
         made = db.session.scalars(select(VideoTask).order_by(VideoTask.id)).all()
         assert [(t.size, t.aspect_ratio) for t in made] == [("720x1280", "9:16"), (None, "9:16")]
+    # Veo takes 16:9 and 9:16 only (no square video): a square ask is refused, not made
+    # wide and labelled 1:1.
+    veo = factories.provider(
+        app,
+        kind="gemini",
+        model_map={"veo": {"upstream": "veo-3.1-generate-preview", "label": "Veo"}},
+    )
+    resp = client.post(
+        "/tasks", data={"prompt": "a square", "model": f"{veo}:veo", "aspect_ratio": "1:1"}
+    )
+    assert resp.status_code == 422
+    assert "Veo makes 16:9 or 9:16 only; choose one of them." in resp.get_data(as_text=True)
+    page = client.get("/tasks/new").get_data(as_text=True)
+    assert f'value="{veo}:veo"' in page
+    option = page[page.index(f'value="{veo}:veo"') :]
+    assert 'data-shapes="16:9,9:16"' in option[: option.index("</option>")]
 
 
 def _png() -> bytes:

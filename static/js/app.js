@@ -86,8 +86,8 @@
     }
     function refresh() {
       var o = opt(); if (!o) return;
-      if (aspect) {  // where the size is the shape: only the shapes of the model's sizes
-        var shapes = o.dataset.anyShape === "yes" ? [] : split(o.dataset.sizes).map(shapeOf).filter(Boolean);
+      if (aspect) {  // only the shapes this model makes (the server's list; none: any)
+        var shapes = split(o.dataset.shapes);
         Array.prototype.forEach.call(aspect.options, function (a) {
           a.disabled = Boolean(a.value) && shapes.length > 0 && shapes.indexOf(a.value) < 0;
         });

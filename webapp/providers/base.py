@@ -33,6 +33,7 @@ CAP_SPRITESHEET = "spritesheet"
 # Takes an aspect ratio of its own (the provider picks the pixel size for it); without
 # it the size alone sets the shape (OpenAI Videos).
 CAP_ASPECT = "aspect_ratio"
+VEO_ASPECTS = frozenset({"16:9", "9:16"})  # the shapes Veo makes (no square video)
 
 VARIANTS = ("video", "thumbnail", "spritesheet")
 

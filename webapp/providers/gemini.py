@@ -17,6 +17,7 @@ RESOLUTION = {"1280x720": "720p", "720x1280": "720p", "1920x1080": "1080p", "108
 
 class GeminiAPI(HttpAdapter):
     capabilities = frozenset({pb.CAP_IMAGE_INPUT, pb.CAP_ASPECT})
+    video_aspect_ratios = pb.VEO_ASPECTS  # images: any (imageConfig.aspectRatio)
     default_prefix = "/v1beta"
 
     def _credentials(self) -> dict:

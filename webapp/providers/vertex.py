@@ -67,6 +67,7 @@ class _Reply(AuthResponse):
 
 class VertexVeo(HttpAdapter):
     capabilities = frozenset({pb.CAP_IMAGE_INPUT, pb.CAP_ASPECT})
+    video_aspect_ratios = pb.VEO_ASPECTS
     default_prefix = "/v1"
     own_hosts = ("storage.googleapis.com",)  # the same Google token reads the output bucket
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import select
 
-from ..domain.catalog import ModelSpec, model_spec
+from ..domain.catalog import ASPECT_RATIOS, ModelSpec, aspect_of, model_spec
 from ..domain.validation import ValidationError, unstorable
 from ..extensions import db
 from ..models import Provider
@@ -91,6 +91,26 @@ def capabilities(provider: Provider) -> frozenset[str]:
     """What this provider can do: its kind's, narrowed by its settings (an OpenAI-Videos
     gateway's profile says whether it can list, delete, cancel)."""
     return adapter_for(provider).capabilities if provider.kind in KINDS else frozenset()
+
+
+def own_aspects(offer: Offer) -> frozenset[str]:
+    """The aspect ratios the offer's provider asks for by itself (Gemini's aspectRatio,
+    fal's aspect_ratio…); none where the size alone sets the shape (OpenAI Videos)."""
+    if offer.provider.kind not in KINDS:
+        return frozenset()
+    adapter = adapter_for(offer.provider)
+    if pb.CAP_ASPECT not in adapter.capabilities:
+        return frozenset()
+    if offer.spec.media_type == "VIDEO":
+        return getattr(adapter, "video_aspect_ratios", None) or frozenset(ASPECT_RATIOS)
+    return frozenset(ASPECT_RATIOS)
+
+
+def shapes(offer: Offer) -> tuple[str, ...]:
+    """The aspect ratios a user may choose for this offer (the form offers only these;
+    () when any): its provider's own, else the shapes of the model's sizes."""
+    allowed = own_aspects(offer) or {aspect_of(s) for s in offer.spec.sizes}
+    return tuple(a for a in ASPECT_RATIOS if a in allowed)
 
 
 def specs(provider: Provider) -> list[ModelSpec]:

@@ -190,6 +190,14 @@ class Plan:
 _rng = random.Random()
 
 
+def _cannot_make(aspect: str, size: str | None, own: frozenset[str]) -> bool:
+    """Whether an offer would make another shape than ``aspect``: its provider asks for
+    shapes itself (``own``), or else its size is the shape."""
+    if own:
+        return aspect not in own
+    return aspect_of(size or "") not in (None, aspect)
+
+
 def _shape(req: NewTask, offer: catalog.Offer) -> Shape:
     """What this offer makes of the request, or every reason it cannot serve it."""
     spec = offer.spec
@@ -200,6 +208,7 @@ def _shape(req: NewTask, offer: catalog.Offer) -> Shape:
             "invalid_aspect_ratio",
         )
     size, aspect, seconds = resolve_shape(spec, req.size, req.aspect_ratio, req.seconds)
+    own = catalog.own_aspects(offer) if req.aspect_ratio in ASPECT_RATIOS else frozenset()
     if req.size and req.aspect_ratio and aspect_of(req.size) not in (None, req.aspect_ratio):
         fitting = [s for s in spec.sizes if aspect_of(s) == req.aspect_ratio]
         hint = f"choose {' or '.join(fitting)}" if fitting else "choose another aspect ratio"
@@ -207,18 +216,18 @@ def _shape(req: NewTask, offer: catalog.Offer) -> Shape:
             {"size": f"Size {req.size[:20]} is not {req.aspect_ratio}; {hint}."},
             "size_aspect_mismatch",
         )
-    elif req.aspect_ratio and aspect_of(size or "") not in (None, req.aspect_ratio):
-        if pb.CAP_ASPECT in catalog.capabilities(offer.provider):
-            size = None  # the provider makes that shape at a size of its choosing
-        else:  # the size is the shape (OpenAI Videos): another would be mislabelled
-            shapes = sorted({a for a in map(aspect_of, spec.sizes) if a} or {aspect_of(size)})
-            found.add(
-                {
-                    "aspect_ratio": f"{spec.label} makes {' or '.join(shapes)} only; "
-                    f"choose {'it' if len(shapes) == 1 else 'one of them'}."
-                },
-                "size_aspect_mismatch",
-            )
+    elif req.aspect_ratio in ASPECT_RATIOS and _cannot_make(req.aspect_ratio, size, own):
+        # it would make another shape, labelled as asked (a square "9:16")
+        shapes = catalog.shapes(offer)
+        found.add(
+            {
+                "aspect_ratio": f"{spec.label} makes {' or '.join(shapes)} only; "
+                f"choose {'it' if len(shapes) == 1 else 'one of them'}."
+            },
+            "size_aspect_mismatch",
+        )
+    elif req.aspect_ratio and own and aspect_of(size or "") not in (None, req.aspect_ratio):
+        size = None  # its provider makes that shape at a size of its choosing
     elif size and spec.sizes and size not in spec.sizes:
         found.add(
             {"size": f"Size {size[:20]} is not available; choose one of {', '.join(spec.sizes)}."},

@@ -84,6 +84,7 @@ def _new_page(form=None, status=200):
             offers=offers,
             routed=_routed(offers),
             caps=catalog.capabilities,
+            shapes=catalog.shapes,
             form=form or NewTaskForm(),
             recent=history.recent(current_user, limit=5),
             standing=budgets.standing(current_user),
