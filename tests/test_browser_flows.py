@@ -170,6 +170,14 @@ def test_admin_reviews_stats(browser, live, sim_app):
     text = page.inner_text("#stats")
     assert "50.0%" in text and "Per provider" in text
     assert page.query_selector("figure.chart svg rect") is not None
+    # The axis labels read at the page's text size at any width (an SVG's own text
+    # scales with the chart: 22 px on a desktop, 6 px on a phone).
+    label = "figure.chart .x-axis span, figure.chart text.axis-label"
+    heights = {}
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        heights[width] = page.eval_on_selector(label, "el => el.getBoundingClientRect().height")
+    assert abs(heights[1280] - heights[390]) < 1 and 12 <= heights[390] <= 20, heights
     page.close()
 
 
