@@ -157,13 +157,13 @@ _COUNTED = (
 )
 
 
-def rebuild_sql(dialect: str, grain: str, source: str = "video_tasks") -> str:
+def rebuild_sql(dialect: str, grain: str, with_deleted: bool = False) -> str:
     """Recompute one grain for the tasks created in [:start, :end) (whole months, so the
-    monthly grains come out whole). ``source="counted"``: tasks and deleted tasks (the
+    monthly grains come out whole); ``with_deleted``: and what deleted tasks left (the
     2026-12-03 migration ran before deleted tasks were kept, on the tasks alone)."""
     e = _exprs(dialect, "video_tasks")
     key, where = _key(dialect, grain, "video_tasks")
-    rows = _COUNTED if source == "counted" else "video_tasks"
+    rows = _COUNTED if with_deleted else "video_tasks"
     return (
         f"INSERT INTO stats_rollups ({_COLUMNS}) SELECT {', '.join(key)}, count(*), "
         f"sum({e['seconds']}), sum({e['cost']}) FROM {rows} "

@@ -33,6 +33,8 @@ class HttpAdapter:
 
     default_prefix = ""
     capabilities: frozenset[str] = frozenset()
+    # With CAP_ASPECT: the shapes it can ask for of a video (None: any; Veo has no square).
+    video_aspect_ratios: frozenset[str] | None = None
     # Hosts besides the base URL's that belong to this provider (its file host, say).
     own_hosts: tuple[str, ...] = ()
 

@@ -102,7 +102,7 @@ def own_aspects(offer: Offer) -> frozenset[str]:
     if pb.CAP_ASPECT not in adapter.capabilities:
         return frozenset()
     if offer.spec.media_type == "VIDEO":
-        return getattr(adapter, "video_aspect_ratios", None) or frozenset(ASPECT_RATIOS)
+        return adapter.video_aspect_ratios or frozenset(ASPECT_RATIOS)
     return frozenset(ASPECT_RATIOS)
 
 

@@ -324,7 +324,7 @@ def rebuild(start: date | None = None, end: date | None = None) -> int:
     written = 0
     for grain in rollups.GRAINS:
         written += db.session.execute(
-            text(rollups.rebuild_sql(dialect, grain, "counted")), {"start": lo, "end": hi}
+            text(rollups.rebuild_sql(dialect, grain, with_deleted=True)), {"start": lo, "end": hi}
         ).rowcount
     db.session.commit()
     return written

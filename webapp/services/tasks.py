@@ -738,7 +738,7 @@ def left_behind(task: VideoTask, runs_on: bool = False) -> DeletedTask:
     deleted while running ends as if cancelled; if its job ``runs_on`` at a provider
     that can neither stop nor delete it, it will be billed there, so it keeps the cost
     reserved for it."""
-    ended = task.status in st.TERMINAL
+    ended = task.is_terminal
     return DeletedTask(
         video_id=task.video_id,
         user_id=task.user_id,
